@@ -1,0 +1,1 @@
+"""linju handlers package."""

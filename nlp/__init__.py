@@ -1,0 +1,1 @@
+"""linju nlp package."""

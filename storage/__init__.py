@@ -1,0 +1,1 @@
+"""linju storage package."""
