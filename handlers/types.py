@@ -1,0 +1,68 @@
+"""The platform-neutral message and reply types that every channel produces and consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+MessageKind = Literal["text", "image", "voice", "video", "file", "emoticon", "red_packet", "link", "mini_program", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One message as a channel saw it; the core never sees platform objects.
+
+    `room_id` is None for a private chat with the bot. `message_id` is the platform's id and is what makes
+    handling idempotent (a redelivered message is handled once).
+    """
+
+    message_id: str
+    sender_id: str
+    sender_name: str
+    text: str
+    room_id: str | None = None
+    room_topic: str | None = None
+    mentioned_bot: bool = False
+    kind: MessageKind = "text"
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def is_private(self) -> bool:
+        return self.room_id is None
+
+    @property
+    def conversation_id(self) -> str:
+        """Where a reply goes: the room, or the sender in a private chat."""
+        return self.room_id if self.room_id is not None else self.sender_id
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    contact_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Something to send: to a room (`room_id`) or privately to a contact (`contact_id`)."""
+
+    text: str
+    room_id: str | None = None
+    contact_id: str | None = None
+    mentions: tuple[Mention, ...] = ()
+    file: Path | None = None
+    urgent: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.room_id is None) == (self.contact_id is None):
+            raise ValueError("a reply goes to exactly one of room_id or contact_id")
+
+    @classmethod
+    def to(cls, msg: IncomingMessage, text: str, *, mention: bool = True) -> Reply:
+        """Answer where `msg` came from, mentioning its sender in a room."""
+        if msg.room_id is None:
+            return cls(text=text, contact_id=msg.sender_id)
+        mentions = (Mention(msg.sender_id, msg.sender_name),) if mention else ()
+        return cls(text=text, room_id=msg.room_id, mentions=mentions)
