@@ -1,0 +1,220 @@
+"""Settings: config.yaml validated by pydantic-settings, overridden by LINJU_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = Path("config.yaml")
+
+# Keys that may only come from the environment: a secret in a YAML file ends up in git.
+SECRET_KEYS = {("llm", "api_key")}
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BotSettings(_Strict):
+    name: str = "邻聚小助手"
+    undo_minutes: int = Field(30, ge=0)
+    ack: bool = True
+
+
+class DatabaseSettings(_Strict):
+    url: str | None = None
+    echo: bool = False
+
+
+class ConsoleSettings(_Strict):
+    room: str = "邻长群"
+    sender: str = "邻长"
+
+
+class RoomSettings(_Strict):
+    name: str
+    kind: Literal["leaders", "committee", "residents"] = "leaders"
+    area: str | None = None
+    group: str | None = None
+    ack: bool | None = None
+    quiet_hours: str | None = None
+
+
+class CommunitySettings(_Strict):
+    name: str
+    estates: list[str] = []
+    rooms: list[RoomSettings] = []
+
+
+class StaffSettings(_Strict):
+    name: str | None = None
+    wechat_id: str | None = None
+
+
+class LLMSettings(_Strict):
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    timeout_seconds: float = Field(5.0, gt=0)
+    max_retries: int = Field(1, ge=0)
+    daily_budget: int = Field(2000, ge=0)
+    breaker_failures: int = Field(5, ge=1)
+    breaker_cooldown_seconds: float = Field(300.0, ge=0)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
+class CategorySettings(_Strict):
+    code: str
+    name: str
+    description: str = ""
+    keywords: list[str] = []
+    sla_days: int = Field(7, ge=0)
+    priority: int = 0
+
+
+class TaxonomySettings(_Strict):
+    categories: list[CategorySettings]
+
+    @field_validator("categories")
+    @classmethod
+    def _unique_codes(cls, v: list[CategorySettings]) -> list[CategorySettings]:
+        codes = [c.code for c in v]
+        dupes = {c for c in codes if codes.count(c) > 1}
+        if dupes:
+            raise ValueError(f"duplicate category codes: {sorted(dupes)}")
+        if not v:
+            raise ValueError("at least one category is needed")
+        return v
+
+
+class ClassifierSettings(_Strict):
+    rules_confident: float = Field(0.6, ge=0, le=1)
+    model_confident: float = Field(0.55, ge=0, le=1)
+    llm_below: float = Field(0.5, ge=0, le=1)
+    duplicate_window_days: int = Field(14, ge=0)
+    duplicate_similarity: float = Field(0.3, ge=0, le=1)
+
+
+class ScheduleSettings(_Strict):
+    timezone: str = "Asia/Shanghai"
+    digest_cron: str = "0 9 1 * *"
+    digest_period: Literal["month", "week"] = "month"
+    overdue_reminder_cron: str = "0 9 * * *"
+    quiet_hours: str = "22:00-07:00"
+
+
+class Settings(BaseSettings):
+    """Everything linju is configured with. See config.yaml for the documented defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LINJU_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        yaml_file=None,
+    )
+
+    channel: Literal["console", "wechaty"] = "console"
+    data_dir: Path = Path("./data")
+    log_level: str = "INFO"
+    bot: BotSettings = BotSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    communities: list[CommunitySettings] = []
+    default_community: str = "默认社区"
+    ignore_unknown_rooms: bool = False
+    staff: list[StaffSettings] = []
+    llm: LLMSettings = LLMSettings()
+    taxonomy: TaxonomySettings
+    classifier: ClassifierSettings = ClassifierSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("yaml_file"):
+            sources.append(YamlConfigSettingsSource(settings_cls, deep_merge=True))
+        return tuple(sources)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'linju.db').as_posix()}"
+
+    def all_estates(self) -> list[str]:
+        return [e for c in self.communities for e in c.estates]
+
+
+def _find_secrets(raw: dict[str, Any]) -> list[str]:
+    found = []
+    for section, key in SECRET_KEYS:
+        block = raw.get(section)
+        if isinstance(block, dict) and block.get(key) not in (None, ""):
+            found.append(f"{section}.{key}")
+    return found
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    lines = [f"invalid configuration in {path}:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  unknown key '{key}' (check the spelling; see config.yaml for the known keys)")
+        else:
+            lines.append(f"  {key}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Read settings from `path` (default $LINJU_CONFIG or ./config.yaml), then the environment.
+
+    Raises ConfigError with the file and key named for unknown keys, bad values and secrets in the file.
+    """
+    cfg_path = Path(path or os.environ.get("LINJU_CONFIG") or DEFAULT_CONFIG)
+    if not cfg_path.is_file():
+        raise ConfigError(f"no configuration file at {cfg_path} (pass --config PATH or set LINJU_CONFIG)")
+    try:
+        raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{cfg_path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{cfg_path} must hold a mapping of settings at the top level")
+    secrets = _find_secrets(raw)
+    if secrets:
+        raise ConfigError(
+            f"{cfg_path}: {', '.join(secrets)} is a secret and must come from the environment "
+            "(e.g. LINJU_LLM__API_KEY), not from the file"
+        )
+    file_settings = type(
+        "FileSettings",
+        (Settings,),
+        {"model_config": SettingsConfigDict(**{**Settings.model_config, "yaml_file": cfg_path})},
+    )
+    try:
+        return file_settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, cfg_path)) from exc

@@ -1,0 +1,183 @@
+"""SQLModel tables: the organisation, every incoming message, tickets and their history, digests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw) -> Column:
+    return Column(DateTime(timezone=True), **kw)
+
+
+class TicketStatus:
+    """Ticket statuses (DESIGN.md "Data"), plus `withdrawn` for a reporter's own undo."""
+
+    NEW = "new"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    REOPENED = "reopened"
+    WITHDRAWN = "withdrawn"
+
+    OPEN = frozenset({NEW, ASSIGNED, IN_PROGRESS, REOPENED})
+    ALL = frozenset({NEW, ASSIGNED, IN_PROGRESS, RESOLVED, CLOSED, REJECTED, DUPLICATE, REOPENED, WITHDRAWN})
+
+
+class InboxStatus:
+    PENDING = "pending"
+    DONE = "done"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class Community(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+
+
+class Room(SQLModel, table=True):
+    """A WeChat group (or console room) the bot is in, and where it sits in the hierarchy."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform_id: str = Field(index=True, unique=True, max_length=200)
+    topic: str = Field(default="", max_length=200)
+    community: str = Field(default="", max_length=100)
+    kind: str = Field(default="leaders", max_length=20)  # leaders | committee | residents
+    area: str | None = Field(default=None, max_length=100)
+    grp: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Member(SQLModel, table=True):
+    """A person in the roster: staff, area/group/neighbour leaders and residents."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    wechat_id: str | None = Field(default=None, index=True, max_length=200)
+    display_name: str = Field(index=True, max_length=100)
+    full_name: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=40)
+    role: str = Field(default="resident", max_length=20)  # staff | area_leader | group_leader | neighbour_leader | resident
+    community: str | None = Field(default=None, max_length=100)
+    area: str | None = Field(default=None, max_length=100)
+    grp: str | None = Field(default=None, max_length=100)
+    estate: str | None = Field(default=None, max_length=100)
+    building: str | None = Field(default=None, max_length=20)
+    rooms: str | None = Field(default=None, max_length=500)
+    households: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+    __table_args__ = (UniqueConstraint("display_name", "community", name="uq_member_name_community"),)
+
+
+class Inbox(SQLModel, table=True):
+    """Every incoming message, stored before it is handled (idempotent on the platform message id)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(unique=True, max_length=200)
+    room_id: str | None = Field(default=None, max_length=200)
+    room_topic: str | None = Field(default=None, max_length=200)
+    sender_id: str = Field(max_length=200)
+    sender_name: str = Field(default="", max_length=200)
+    kind: str = Field(default="text", max_length=20)
+    mentioned: bool = False
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    status: str = Field(default=InboxStatus.PENDING, index=True, max_length=10)
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    processed_at: datetime | None = Field(default=None, sa_column=_ts())
+    intent: str | None = Field(default=None, max_length=10)
+    ticket_number: str | None = Field(default=None, max_length=12)
+
+
+class Outbox(SQLModel, table=True):
+    """Replies committed with the handling of their message, sent afterwards: a crash loses none."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    inbox_id: int | None = Field(default=None, index=True)
+    room_id: str | None = Field(default=None, max_length=200)
+    contact_id: str | None = Field(default=None, max_length=200)
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # JSON: text, mentions, file, urgent
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    not_before: datetime | None = Field(default=None, sa_column=_ts())  # quiet hours
+    sent_at: datetime | None = Field(default=None, sa_column=_ts())
+    attempts: int = 0
+
+    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
+
+
+class Ticket(SQLModel, table=True):
+    """A resident's problem being handled. `number` is what people see and type."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=12)
+    category: str = Field(index=True, max_length=40)
+    summary: str = Field(default="", max_length=100)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    estate: str | None = Field(default=None, max_length=100)
+    building: str | None = Field(default=None, max_length=20)
+    unit: str | None = Field(default=None, max_length=20)
+    room_no: str | None = Field(default=None, max_length=20)
+    community: str | None = Field(default=None, index=True, max_length=100)
+    area: str | None = Field(default=None, max_length=100)
+    grp: str | None = Field(default=None, max_length=100)
+    reporter_id: str = Field(index=True, max_length=200)
+    reporter_name: str = Field(default="", max_length=200)
+    relay_id: str | None = Field(default=None, max_length=200)
+    relay_name: str | None = Field(default=None, max_length=200)
+    room_id: str | None = Field(default=None, max_length=200)
+    source: str = Field(default="wechat", max_length=20)  # wechat | box | notebook | meeting | shell
+    status: str = Field(default=TicketStatus.NEW, index=True, max_length=20)
+    assignee: str | None = Field(default=None, max_length=100)
+    urgent: bool = False
+    due_at: datetime | None = Field(default=None, sa_column=_ts())
+    supporters: int = 1
+    stage: str = Field(default="rules", max_length=10)
+    confidence: float = 0.0
+    duplicate_of: str | None = Field(default=None, max_length=12)
+    satisfaction: str | None = Field(default=None, max_length=20)  # satisfied | unsatisfied
+    inbox_message_id: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, index=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    resolved_at: datetime | None = Field(default=None, sa_column=_ts())
+    closed_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class TicketEvent(SQLModel, table=True):
+    """One change to a ticket: who, when, what, and the note."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True, foreign_key="ticket.id")
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    actor_id: str | None = Field(default=None, max_length=200)
+    actor_name: str | None = Field(default=None, max_length=200)
+    action: str = Field(max_length=30)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Digest(SQLModel, table=True):
+    """A digest claimed or sent for a period and target: the row that makes sending exactly-once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=20)
+    target: str = Field(max_length=200)
+    community: str = Field(default="", max_length=100)
+    claimed_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts())
+    content_hash: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+    __table_args__ = (UniqueConstraint("period", "target", "community", name="uq_digest_period_target"),)
