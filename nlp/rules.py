@@ -1,0 +1,223 @@
+"""Rules-and-lexicon classifier: the offline first stage of the cascade."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from nlp.entities import extract_location, extract_ticket_numbers
+from nlp.segment import TextProcessor, load_lexicon
+from nlp.summary import summarize
+from nlp.types import Category, Classification, Intent, Taxonomy
+from nlp.urgency import urgent_reason
+
+# Thresholds on the lexicon scores; tuned on half of the dev set, checked on the other half.
+QUERY_MIN = 3.0
+REPORT_MIN = 2.0
+_WEIGHT = re.compile(r"^(.*):(\d+(?:\.\d+)?)$", re.S)
+# WeChat placeholders ([红包], [图片]), emoji and punctuation carry no problem; what is left decides
+# whether a message has any words at all.
+_NOISE = re.compile(r"\[[^\[\]]{1,8}\]|[^\w]|_", re.UNICODE)
+
+
+def parse_weighted(entry: str, default: float = 1.0) -> tuple[str, float]:
+    """Split "word:3" into ("word", 3.0); entries without a weight get the default."""
+    m = _WEIGHT.match(entry.strip())
+    if m:
+        return m.group(1).strip(), float(m.group(2))
+    return entry.strip(), default
+
+
+def taxonomy_from_dicts(items: Iterable[dict[str, Any]]) -> Taxonomy:
+    """Build a Taxonomy from config dicts (code, name, description, keywords, sla_days, priority)."""
+    cats = []
+    for item in items:
+        cats.append(
+            Category(
+                code=str(item["code"]),
+                name=str(item.get("name") or item["code"]),
+                description=str(item.get("description") or ""),
+                keywords=tuple(str(k) for k in item.get("keywords") or ()),
+                sla_days=int(item.get("sla_days", 7)),
+                priority=int(item.get("priority", 0)),
+            )
+        )
+    return Taxonomy(categories=tuple(cats))
+
+
+class WeightedLexicon:
+    """Weighted regular expressions from a data file, compiled into one alternation per weight."""
+
+    def __init__(self, lines: Iterable[str], cap: int = 2) -> None:
+        groups: dict[float, list[str]] = {}
+        for line in lines:
+            pattern, weight = parse_weighted(line)
+            re.compile(pattern)  # fail early, naming nothing odd later
+            groups.setdefault(weight, []).append(f"(?:{pattern})")
+        self._groups = tuple((re.compile("|".join(ps)), w) for w, ps in groups.items())
+        self._cap = cap
+
+    def score(self, text: str) -> float:
+        total = 0.0
+        for pat, weight in self._groups:
+            n = 0
+            for _ in pat.finditer(text):
+                n += 1
+                if n >= self._cap:
+                    break
+            total += weight * n
+        return total
+
+
+class _CategoryMatcher:
+    """Scores each category from its configured keywords: longest literal first, plus "~regex" entries."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.codes = taxonomy.codes()
+        self.priority = tuple(c.priority for c in taxonomy.categories)
+        literal: dict[str, list[tuple[int, float]]] = {}
+        regexes: list[tuple[re.Pattern[str], int, float]] = []
+        for i, cat in enumerate(taxonomy.categories):
+            for entry in cat.keywords:
+                word, weight = parse_weighted(entry)
+                if not word:
+                    continue
+                if word.startswith("~"):
+                    regexes.append((re.compile(word[1:]), i, weight))
+                else:
+                    literal.setdefault(word.lower(), []).append((i, weight))
+        self._literal = literal
+        self._regexes = tuple(regexes)
+        words = sorted(literal, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, words))) if words else None
+
+    def scores(self, text: str) -> list[float]:
+        out = [0.0] * len(self.codes)
+        if self._pattern is None and not self._regexes:
+            return out
+        lowered = text.lower()
+        size = max(len(lowered), 1)
+        seen: set[str] = set()
+        if self._pattern is not None:
+            for m in self._pattern.finditer(lowered):
+                word = m.group(0)
+                if word in seen:  # "狗屎狗屎狗屎" is one complaint about dog mess, not three
+                    continue
+                seen.add(word)
+                # The first problem mentioned decides (TAXONOMY.md): earlier words weigh a little more.
+                boost = 1.0 + 0.3 * (1.0 - m.start() / size)
+                for i, w in self._literal[word]:
+                    out[i] += w * boost
+        for pat, i, w in self._regexes:
+            if pat.search(lowered):
+                out[i] += w
+        for i, p in enumerate(self.priority):
+            if out[i] > 0:
+                out[i] += 0.15 * p
+        return out
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class RuleClassifier:
+    """Decides intent, category, urgency, place and ticket numbers from lexicons; says how sure it is."""
+
+    stage = "rules"
+
+    def __init__(self, taxonomy: Taxonomy, processor: TextProcessor, estates: Sequence[str] = ()) -> None:
+        self.taxonomy = taxonomy
+        self.processor = processor
+        self.estates = tuple(estates)
+        self._categories = _CategoryMatcher(taxonomy)
+        self._query = WeightedLexicon(load_lexicon("intent_query.txt"))
+        self._chat = WeightedLexicon(load_lexicon("intent_chat.txt"))
+        self._report = WeightedLexicon(load_lexicon("intent_report.txt"))
+        codes = taxonomy.codes()
+        self._fallback = "other" if "other" in codes else (codes[-1] if codes else None)
+
+    def explain(self, text: str) -> dict[str, Any]:
+        """The raw scores behind a decision, for tuning and for the operator's debug command."""
+        t = self.processor.normalize(text)
+        cats = self._categories.scores(t)
+        return {
+            "text": t,
+            "query": self._query.score(t),
+            "chat": self._chat.score(t),
+            "report": self._report.score(t),
+            "categories": {c: round(s, 2) for c, s in zip(self._categories.codes, cats, strict=True) if s},
+            "tickets": extract_ticket_numbers(t),
+        }
+
+    def classify(self, text: str) -> Classification:
+        t = self.processor.normalize(text)
+        location = extract_location(t, self.estates)
+        tickets = extract_ticket_numbers(t)
+        core = _NOISE.sub("", t)
+        if not core:
+            # Only emoji, stickers, [红包] or [图片].
+            return Classification(intent="chat", confidence=0.97, stage=self.stage, location=location)
+
+        q = self._query.score(t)
+        if tickets:
+            # A ticket number is a strong sign of a query; a bare number with 查询/进度 settles it.
+            q += 2.5 if len(core) <= 12 else 1.5
+        c = self._chat.score(t)
+        cats = self._categories.scores(t)
+        order = sorted(range(len(cats)), key=lambda i: cats[i], reverse=True)
+        top = cats[order[0]] if order else 0.0
+        second = cats[order[1]] if len(order) > 1 else 0.0
+        r = top + self._report.score(t)
+        urgent = urgent_reason(t, normalized=True) is not None
+
+        intent: Intent
+        if q >= QUERY_MIN and q >= c - 1:
+            intent = "query"
+            conf = min(0.97, 0.45 + 0.08 * q)
+        elif urgent and r >= REPORT_MIN:
+            intent = "report"
+            conf = 0.9
+        elif c >= 2 and c >= r * 0.6:
+            intent = "chat"
+            conf = min(0.95, _sigmoid(c - r * 0.6))
+        elif r >= REPORT_MIN + 1:
+            intent = "report"
+            conf = _sigmoid(r - c - REPORT_MIN)
+        elif r >= REPORT_MIN and len(core) >= 6:
+            intent = "report"
+            conf = 0.5
+        else:
+            intent = "chat"
+            conf = 0.55 if r > 0 else 0.75
+
+        category = None
+        alternatives: tuple[str, ...] = ()
+        summary = ""
+        if intent == "report":
+            if top > 0:
+                category = self._categories.codes[order[0]]
+                alternatives = tuple(
+                    self._categories.codes[i] for i in order[1:4] if cats[i] > 0 and cats[i] >= top * 0.5
+                )
+                cat_conf = min(1.0, top / 4.0) * (top / (top + second))
+            else:
+                category = self._fallback
+                cat_conf = 0.2
+            conf = conf * (0.4 + 0.6 * cat_conf)
+            summary = summarize(t, self.taxonomy.name_of(category), location)
+        else:
+            urgent = False
+        return Classification(
+            intent=intent,
+            category=category,
+            confidence=round(max(0.0, min(1.0, conf)), 3),
+            stage=self.stage,
+            urgent=urgent,
+            location=location,
+            ticket_numbers=tickets,
+            summary=summary,
+            alternatives=alternatives,
+        )
