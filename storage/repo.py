@@ -42,7 +42,7 @@ async def record_incoming(session: AsyncSession, **fields: Any) -> tuple[Inbox, 
     stmt = _insert_ignore(session, Inbox.__table__, ["message_id"]).values(
         received_at=fields.pop("received_at", None) or utcnow(), status=InboxStatus.PENDING, attempts=0, **fields
     )
-    result = await session.execute(stmt)
+    result = await session.exec(stmt)
     created = (result.rowcount or 0) > 0
     row = (await session.exec(select(Inbox).where(Inbox.message_id == fields["message_id"]))).one()
     return row, created
@@ -69,7 +69,7 @@ async def finish_inbox(
     ticket_number: str | None = None,
     error: str | None = None,
 ) -> None:
-    await session.execute(
+    await session.exec(
         update(Inbox)
         .where(col(Inbox.id) == inbox_id)
         .values(
@@ -124,7 +124,7 @@ async def unsent_outbox(session: AsyncSession, *, now: datetime, limit: int = 20
 
 async def mark_outbox_sent(session: AsyncSession, ids: Sequence[int]) -> None:
     if ids:
-        await session.execute(update(Outbox).where(col(Outbox.id).in_(list(ids))).values(sent_at=utcnow()))
+        await session.exec(update(Outbox).where(col(Outbox.id).in_(list(ids))).values(sent_at=utcnow()))
 
 
 # ---------------------------------------------------------------- rooms and people

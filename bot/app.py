@@ -1,0 +1,141 @@
+"""The one place where everything is wired: settings → database, understanding, handlers, channel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.channels.base import Channel
+from bot.config import Settings
+from bot.understanding import Understanding, build_understanding
+from handlers.context import RoomInfo
+from handlers.help import HelpHandler
+from handlers.query import QueryHandler
+from handlers.report import ReportHandler
+from handlers.router import Router
+from handlers.service import Dispatcher, Organisation
+from handlers.types import IncomingMessage, Reply
+from handlers.undo import UndoHandler
+from storage import engine as db
+
+log = logging.getLogger(__name__)
+
+
+def organisation_from(settings: Settings) -> Organisation:
+    rooms: dict[str, RoomInfo] = {}
+    for community in settings.communities:
+        for r in community.rooms:
+            rooms[r.name] = RoomInfo(community=community.name, kind=r.kind, area=r.area, grp=r.group)
+    return Organisation(
+        rooms=rooms,
+        default_community=settings.default_community,
+        ignore_unknown_rooms=settings.ignore_unknown_rooms,
+        staff_names=frozenset(s.name for s in settings.staff if s.name),
+        staff_ids=frozenset(s.wechat_id for s in settings.staff if s.wechat_id),
+    )
+
+
+def build_router(settings: Settings, understanding: Understanding) -> Router:
+    """Handlers in the order they are tried (DESIGN.md: staff → undo/replies → queries → reports)."""
+    taxonomy = understanding.taxonomy
+    return Router(
+        [
+            HelpHandler(bot_name=settings.bot.name, undo_minutes=settings.bot.undo_minutes),
+            UndoHandler(window_minutes=settings.bot.undo_minutes),
+            QueryHandler(taxonomy=taxonomy),
+            ReportHandler(
+                taxonomy=taxonomy,
+                duplicate_window_days=settings.classifier.duplicate_window_days,
+                duplicate_similarity=settings.classifier.duplicate_similarity,
+                ack=settings.bot.ack,
+            ),
+        ]
+    )
+
+
+class App:
+    """A running linju: open with `await app.start()`, feed messages through the channel, `await app.stop()`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        channel: Channel | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.channel = channel
+        self.clock = clock
+        self.engine: AsyncEngine | None = None
+        self.understanding: Understanding | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._flusher: asyncio.Task | None = None
+
+    async def open(self) -> Dispatcher:
+        """Database, migrations and understanding, without a channel (for the CLI and tests)."""
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = db.create_engine(s.database_url, echo=s.database.echo)
+        await db.upgrade(self.engine)
+        self.understanding = await build_understanding(s)
+        self.dispatcher = Dispatcher(
+            sessions=db.session_factory(self.engine),
+            router=build_router(s, self.understanding),
+            classify=self.understanding.classify,
+            normalize=self.understanding.normalize,
+            organisation=organisation_from(s),
+            bot_name=s.bot.name,
+            send=self._send,
+            clock=self.clock,
+        )
+        return self.dispatcher
+
+    async def start(self) -> None:
+        dispatcher = await self.open()
+        if self.channel is not None:
+            await dispatcher.recover()
+            await self.channel.start(self.on_message)
+            self._flusher = asyncio.create_task(self._flush_periodically(), name="outbox-flusher")
+        log.info("linju is running (channel %s)", self.channel.name if self.channel else "none")
+
+    async def on_message(self, msg: IncomingMessage) -> None:
+        assert self.dispatcher is not None, "start() the app first"
+        await self.dispatcher.process(msg)
+
+    async def _send(self, reply: Reply) -> None:
+        if self.channel is None:
+            raise RuntimeError("no channel to send through")
+        await self.channel.send(reply)
+
+    async def _flush_periodically(self) -> None:
+        # Replies held for quiet hours or queued while a channel was down go out here.
+        while True:
+            await asyncio.sleep(30)
+            try:
+                if self.dispatcher:
+                    await self.dispatcher.flush_outbox()
+            except Exception:
+                log.exception("outbox flush failed")
+
+    async def run_until_closed(self) -> None:
+        if self.channel is not None:
+            await self.channel.wait_closed()
+
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            try:
+                await self._flusher
+            except asyncio.CancelledError:
+                pass
+        if self.channel is not None:
+            await self.channel.close()
+        if self.understanding is not None:
+            await self.understanding.close()
+        if self.engine is not None:
+            await self.engine.dispose()
+        log.info("linju stopped")

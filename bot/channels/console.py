@@ -1,0 +1,205 @@
+"""The console channel: a local group chat in the terminal, scriptable with plain lines or JSON Lines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+import uuid
+from typing import TextIO
+
+from bot.channels.base import OnMessage
+from handlers.types import IncomingMessage, Reply
+
+CONSOLE_HELP = """\
+控制台群聊（console chat）:
+  直接输入文字 = 以当前身份在当前群里发言
+  /as 名字      换一个发言人，例如 /as 刘主任
+  /room 群名    换一个群，例如 /room 书院路社区两委群；/room 私聊 = 和机器人私聊
+  /who         看当前身份和群
+  /help        显示本帮助
+  /quit        退出（也可以按 Ctrl-D）"""
+
+PRIVATE_ROOM_NAMES = {"私聊", "private", "-"}
+
+
+def console_room_id(name: str) -> str:
+    """Console rooms are identified by their names (WeChat would use an id ending in @chatroom)."""
+    return name
+
+
+class ConsoleChannel:
+    """Reads lines from a stream and prints replies.
+
+    Three modes: interactive (a TTY: prompt, slash commands), piped text (each line is a message from the
+    current speaker; slash commands work too), and `jsonl` (one JSON object per line in, one per reply out).
+    Messages are handled strictly in input order; the channel closes at end of input.
+    """
+
+    name = "console"
+    max_text_length = 100_000
+
+    def __init__(
+        self,
+        *,
+        room: str,
+        sender: str,
+        bot_name: str,
+        jsonl: bool = False,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        interactive: bool | None = None,
+    ) -> None:
+        self.room: str | None = room
+        self.sender = sender
+        self.bot_name = bot_name
+        self.jsonl = jsonl
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.interactive = (self.stdin.isatty() and not jsonl) if interactive is None else interactive
+        self._closed = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._seq = 0
+
+    # ------------------------------------------------------------ Channel protocol
+
+    async def start(self, on_message: OnMessage) -> None:
+        if self.interactive:
+            self._print(CONSOLE_HELP)
+        self._task = asyncio.create_task(self._pump(on_message), name="console-reader")
+
+    async def send(self, reply: Reply) -> None:
+        if self.jsonl:
+            to = reply.mentions[0].name if reply.mentions else reply.contact_id
+            out = {"room": reply.room_id, "to": to, "text": reply.text}
+            if reply.file:
+                out["file"] = str(reply.file)
+            self._print(json.dumps(out, ensure_ascii=False))
+            return
+        where = f"[{reply.room_id}]" if reply.room_id else f"[私聊 {reply.contact_id}]"
+        mention = "".join(f"@{m.name} " for m in reply.mentions)
+        self._print(f"{where} {self.bot_name}: {mention}{reply.text}")
+        if reply.file:
+            self._print(f"{where} {self.bot_name}: [文件] {reply.file}")
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._closed.set()
+
+    # ------------------------------------------------------------ input
+
+    async def _pump(self, on_message: OnMessage) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
+
+        def reader() -> None:
+            # A thread, because stdin may be a TTY, a pipe or a regular file, and only a thread reads all three.
+            try:
+                for line in self.stdin:
+                    asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
+            except Exception:  # a closed or broken stream ends input like EOF does
+                pass
+            finally:
+                try:
+                    asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+                except RuntimeError:
+                    pass  # loop already gone
+
+        threading.Thread(target=reader, name="console-stdin", daemon=True).start()
+        try:
+            self._prompt()
+            while True:
+                line = await queue.get()
+                if line is None:
+                    break
+                try:
+                    msg = self._parse(line.rstrip("\r\n"))
+                except EOFError:  # /quit
+                    break
+                if msg is not None:
+                    await on_message(msg)
+                self._prompt()
+        finally:
+            self._closed.set()
+
+    def _parse(self, line: str) -> IncomingMessage | None:
+        if self.jsonl:
+            return self._parse_json(line)
+        if line.startswith("/"):
+            self._command(line)
+            return None
+        if not line.strip():
+            return None
+        return self._message(text=line, room=self.room, sender=self.sender, message_id=None)
+
+    def _parse_json(self, line: str) -> IncomingMessage | None:
+        if not line.strip():
+            return None
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            self._print(json.dumps({"error": f"bad input line: {exc}"}, ensure_ascii=False), err=True)
+            return None
+        room = obj.get("room", self.room)
+        sender = str(obj.get("sender") or self.sender)
+        kind = obj.get("kind", "text")
+        mid = obj.get("id")
+        return self._message(
+            text=str(obj.get("text") or ""),
+            room=None if room in (None, "") else str(room),
+            sender=sender,
+            message_id=None if mid is None else str(mid),
+            kind=kind if isinstance(kind, str) else "text",
+        )
+
+    def _message(
+        self, *, text: str, room: str | None, sender: str, message_id: str | None, kind: str = "text"
+    ) -> IncomingMessage:
+        self._seq += 1
+        mentioned = f"@{self.bot_name}" in text
+        return IncomingMessage(
+            message_id=message_id or f"console-{uuid.uuid4().hex}",
+            sender_id=sender,
+            sender_name=sender,
+            text=text,
+            room_id=console_room_id(room) if room else None,
+            room_topic=room,
+            mentioned_bot=mentioned,
+            kind=kind if kind in ("text", "image", "voice", "video", "file", "link", "red_packet") else "other",  # type: ignore[arg-type]
+        )
+
+    def _command(self, line: str) -> None:
+        cmd, _, arg = line[1:].partition(" ")
+        arg = arg.strip()
+        if cmd == "as" and arg:
+            self.sender = arg
+            self._print(f"（现在以 {arg} 的身份发言）")
+        elif cmd == "room" and arg:
+            self.room = None if arg in PRIVATE_ROOM_NAMES else arg
+            self._print(f"（现在在 {arg}）" if self.room else "（现在和机器人私聊）")
+        elif cmd == "who":
+            self._print(f"（{self.sender} @ {self.room or '私聊'}）")
+        elif cmd in ("quit", "exit"):
+            raise EOFError
+        else:
+            self._print(CONSOLE_HELP)
+
+    def _prompt(self) -> None:
+        if self.interactive:
+            self.stdout.write(f"{self.sender}@{self.room or '私聊'}> ")
+            self.stdout.flush()
+
+    def _print(self, text: str, *, err: bool = False) -> None:
+        stream = sys.stderr if err else self.stdout
+        stream.write(text + "\n")
+        stream.flush()

@@ -1,0 +1,119 @@
+"""Builds the classifier cascade from settings: rules always, a trained model if present, an LLM if configured."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from nlp.cascade import Cascade, CascadeThresholds
+from nlp.rules import RuleClassifier, taxonomy_from_dicts
+from nlp.segment import TextProcessor
+from nlp.types import Classification, Taxonomy
+
+log = logging.getLogger(__name__)
+
+MODEL_DIRNAME = "model"
+
+
+def taxonomy_from_settings(settings: Settings) -> Taxonomy:
+    return taxonomy_from_dicts([c.model_dump() for c in settings.taxonomy.categories])
+
+
+def model_dir(settings: Settings) -> Path:
+    return settings.data_dir / MODEL_DIRNAME
+
+
+class Understanding:
+    """What the handlers see of nlp: normalise and classify, with stage statistics for the CLI."""
+
+    def __init__(self, *, taxonomy: Taxonomy, processor: TextProcessor, cascade: Cascade, llm: Any = None) -> None:
+        self.taxonomy = taxonomy
+        self.processor = processor
+        self.cascade = cascade
+        self.llm = llm
+
+    def normalize(self, text: str) -> str:
+        return self.processor.normalize(text)
+
+    async def classify(self, text: str) -> Classification:
+        return await self.cascade.classify(text)
+
+    def classify_sync(self, text: str) -> Classification:
+        return self.cascade.classify_sync(text)
+
+    async def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+        return [await self.cascade.classify(t) for t in texts]
+
+    def stats(self) -> dict[str, Any]:
+        return self.llm.stats() if self.llm is not None and hasattr(self.llm, "stats") else {}
+
+    async def close(self) -> None:
+        if self.llm is not None and hasattr(self.llm, "close"):
+            await self.llm.close()
+
+
+def load_model(settings: Settings, taxonomy: Taxonomy, processor: TextProcessor):
+    """The trained statistical stage from data_dir, or None (with the reason logged) when unusable."""
+    path = model_dir(settings)
+    if not path.exists():
+        return None
+    from nlp import model as statmodel
+
+    try:
+        m = statmodel.load(path, expected_fingerprint=taxonomy.fingerprint(), tokenize=processor.tokens)
+    except statmodel.ModelError as exc:
+        log.warning("trained model in %s not used: %s", path, exc)
+        return None
+    log.info("using the trained model in %s", path)
+    return m
+
+
+def build_llm(settings: Settings, taxonomy: Taxonomy, processor: TextProcessor):
+    if not settings.llm.enabled:
+        return None
+    try:
+        from nlp.llm import LLMStage, build_client
+    except ImportError:  # the stage is optional; the rest works without it
+        log.warning("LLM configured but the LLM stage is not available in this build")
+        return None
+    client = build_client(
+        base_url=settings.llm.base_url,
+        api_key=settings.llm.api_key.get_secret_value() if settings.llm.api_key else None,
+        timeout=settings.llm.timeout_seconds,
+    )
+    return LLMStage(
+        client=client,
+        model=settings.llm.model,
+        taxonomy=taxonomy,
+        processor=processor,
+        timeout=settings.llm.timeout_seconds,
+        max_retries=settings.llm.max_retries,
+        daily_budget=settings.llm.daily_budget,
+        breaker_failures=settings.llm.breaker_failures,
+        breaker_cooldown=settings.llm.breaker_cooldown_seconds,
+        names=[],
+    )
+
+
+async def build_understanding(settings: Settings, *, use_model: bool = True, use_llm: bool = True) -> Understanding:
+    taxonomy = taxonomy_from_settings(settings)
+    estates = settings.all_estates()
+    processor = TextProcessor(user_words=estates, cache_dir=str(settings.data_dir / "cache"))
+    await asyncio.to_thread(processor.initialize)  # ~1 s of dictionary loading, kept off the event loop
+    rules = RuleClassifier(taxonomy, processor, estates)
+    model = await asyncio.to_thread(load_model, settings, taxonomy, processor) if use_model else None
+    llm = build_llm(settings, taxonomy, processor) if use_llm else None
+    c = settings.classifier
+    cascade = Cascade(
+        rules,
+        model=model,
+        late=llm,
+        thresholds=CascadeThresholds(
+            rules_confident=c.rules_confident, model_confident=c.model_confident, late_below=c.llm_below
+        ),
+    )
+    return Understanding(taxonomy=taxonomy, processor=processor, cascade=cascade, llm=llm)

@@ -1,0 +1,77 @@
+"""What a handler receives for one message, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.types import IncomingMessage, Reply
+from nlp.types import Classification
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """Where a message came from in the organisation."""
+
+    community: str
+    kind: str = "leaders"  # leaders | committee | residents | private
+    area: str | None = None
+    grp: str | None = None
+
+    @property
+    def is_committee(self) -> bool:
+        return self.kind == "committee"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who sent a message, as far as the roster and config know."""
+
+    id: str
+    name: str
+    role: str = "unknown"  # staff | area_leader | group_leader | neighbour_leader | resident | unknown
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role == "staff"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A handler's answer: the replies, and what to record about the message."""
+
+    replies: list[Reply] = field(default_factory=list)
+    intent: str | None = None
+    ticket_number: str | None = None
+
+
+@dataclass(slots=True)
+class Context:
+    """One message being handled, inside one database transaction."""
+
+    msg: IncomingMessage
+    text: str  # normalised for matching, mentions stripped
+    session: AsyncSession
+    now: datetime
+    room: RoomInfo
+    actor: Actor
+    classify_fn: Callable[[str], Awaitable[Classification]]
+    _classification: Classification | None = None
+
+    async def classification(self) -> Classification:
+        """Classify once per message, on first need (staff commands never pay for it)."""
+        if self._classification is None:
+            self._classification = await self.classify_fn(self.text)
+        return self._classification
+
+
+class Handler(Protocol):
+    """Returns None to pass the message on, or an Outcome (possibly with no replies) to take it."""
+
+    name: str
+
+    async def __call__(self, ctx: Context) -> Outcome | None: ...

@@ -1,0 +1,24 @@
+"""Help: what the bot does and how to ask it, on "帮助" or a bare @-mention."""
+
+from __future__ import annotations
+
+import re
+
+from handlers import texts
+from handlers.context import Context, Outcome
+from handlers.types import Reply
+
+_HELP = re.compile(r"^\s*[/／]?(帮助|help|使用说明|怎么用|菜单|功能)\s*[?？]?\s*$", re.IGNORECASE)
+
+
+class HelpHandler:
+    name = "help"
+
+    def __init__(self, *, bot_name: str, undo_minutes: int) -> None:
+        self.text = texts.HELP.format(bot_name=bot_name, undo=undo_minutes)
+
+    async def __call__(self, ctx: Context) -> Outcome | None:
+        bare_mention = ctx.msg.mentioned_bot and not ctx.text.strip()
+        if bare_mention or _HELP.match(ctx.text):
+            return Outcome(replies=[Reply.to(ctx.msg, self.text)], intent="chat")
+        return None

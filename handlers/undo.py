@@ -1,0 +1,50 @@
+"""Undo: the reporter takes back a wrong filing ("撤销 0023") within a short window."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, timedelta
+
+from handlers import texts
+from handlers.context import Context, Outcome
+from handlers.types import Reply
+from storage import repo
+from storage.models import TicketStatus
+
+_UNDO = re.compile(r"^\s*(撤销|撤回|取消)\s*(工单)?\s*(#?\s*(\d{1,8}))?\s*$")
+
+
+class UndoHandler:
+    name = "undo"
+
+    def __init__(self, *, window_minutes: int) -> None:
+        self.window = timedelta(minutes=window_minutes)
+        self.minutes = window_minutes
+
+    async def __call__(self, ctx: Context) -> Outcome | None:
+        m = _UNDO.match(ctx.text)
+        if not m:
+            return None
+        if not m.group(4):
+            return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_USAGE)], intent="chat")
+        number = m.group(4).zfill(4)
+        ticket = await repo.get_ticket(ctx.session, number)
+        if ticket is None:
+            return Outcome(replies=[Reply.to(ctx.msg, texts.no_such_ticket(number))], intent="chat")
+        if ticket.reporter_id != ctx.actor.id:
+            return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_NOT_YOURS.format(number=number))], intent="chat")
+        created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=UTC)
+        if ticket.status != TicketStatus.NEW or ctx.now - created > self.window:
+            text = texts.UNDO_TOO_LATE.format(number=number, minutes=self.minutes)
+            return Outcome(replies=[Reply.to(ctx.msg, text)], intent="chat")
+        repo.set_status(
+            ctx.session,
+            ticket,
+            TicketStatus.WITHDRAWN,
+            actor_id=ctx.actor.id,
+            actor_name=ctx.actor.name,
+            action="withdraw",
+            note="报告人撤销",
+            now=ctx.now,
+        )
+        return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_DONE.format(number=number))], intent="chat")

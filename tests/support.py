@@ -1,0 +1,115 @@
+"""Test helpers: a fake channel, settings in a temp dir, and throwaway PostgreSQL databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings, load_settings
+from handlers.types import IncomingMessage, Reply
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO / "config.yaml"
+SHARED = REPO.parent / "shared"
+
+# Where the PostgreSQL tests run; override to point at another server.
+PG_URL = os.environ.get("LINJU_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    """The default config.yaml, with data in `tmp` and any overrides applied."""
+    overrides.setdefault("data_dir", tmp)
+    return load_settings(DEFAULT_CONFIG, **overrides)
+
+
+class FakeChannel:
+    """A channel for tests: messages are pushed in with `say`, replies collected in `sent`."""
+
+    name = "fake"
+    max_text_length = 2000
+
+    def __init__(self) -> None:
+        self.sent: list[Reply] = []
+        self.on_message = None
+        self.fail_sends = 0
+        self._closed = asyncio.Event()
+        self._n = 0
+
+    async def start(self, on_message) -> None:
+        self.on_message = on_message
+
+    async def send(self, reply: Reply) -> None:
+        if self.fail_sends > 0:
+            self.fail_sends -= 1
+            raise ConnectionError("channel down")
+        self.sent.append(reply)
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def close(self) -> None:
+        self._closed.set()
+
+    async def say(
+        self,
+        text: str,
+        *,
+        sender: str = "王贵宝",
+        room: str | None = "松涛里邻长群",
+        message_id: str | None = None,
+        kind: str = "text",
+    ) -> list[Reply]:
+        """Deliver a message as `sender` in `room` (None: private) and return the replies it caused."""
+        self._n += 1
+        before = len(self.sent)
+        msg = IncomingMessage(
+            message_id=message_id or f"t-{uuid.uuid4().hex}",
+            sender_id=f"wxid_{sender}",
+            sender_name=sender,
+            text=text,
+            room_id=f"{room}@chatroom" if room else None,
+            room_topic=room,
+            kind=kind,  # type: ignore[arg-type]
+        )
+        assert self.on_message is not None, "start the app first"
+        await self.on_message(msg)
+        return self.sent[before:]
+
+
+async def pg_available() -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(PG_URL.replace("+asyncpg", "")), timeout=3)
+    except Exception:
+        return False
+    await conn.close()
+    return True
+
+
+@asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    import asyncpg
+
+    admin_url = PG_URL.replace("+asyncpg", "")
+    name = f"linju_t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = PG_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
