@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.base import Channel
 from bot.config import Settings
+from bot.scheduler import Scheduler
 from bot.understanding import Understanding, build_understanding
 from handlers.context import RoomInfo
 from handlers.help import HelpHandler
@@ -74,6 +75,7 @@ class App:
         self.understanding: Understanding | None = None
         self.dispatcher: Dispatcher | None = None
         self._flusher: asyncio.Task | None = None
+        self.scheduler: Scheduler | None = None
 
     async def open(self) -> Dispatcher:
         """Database, migrations and understanding, without a channel (for the CLI and tests)."""
@@ -100,7 +102,15 @@ class App:
             await dispatcher.recover()
             await self.channel.start(self.on_message)
             self._flusher = asyncio.create_task(self._flush_periodically(), name="outbox-flusher")
+            self.scheduler = Scheduler(self.settings.schedule.timezone)
+            for name, cron, job in self.scheduled_jobs():
+                self.scheduler.add_cron(name, cron, job)
+            self.scheduler.start()
         log.info("linju is running (channel %s)", self.channel.name if self.channel else "none")
+
+    def scheduled_jobs(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(name, cron, coroutine function) for every periodic job; features add theirs here."""
+        return []
 
     async def on_message(self, msg: IncomingMessage) -> None:
         assert self.dispatcher is not None, "start() the app first"
@@ -126,6 +136,8 @@ class App:
             await self.channel.wait_closed()
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
         if self._flusher is not None:
             self._flusher.cancel()
             try:
