@@ -182,11 +182,12 @@ class Dispatcher:
 
         try:
             return await self._with_retry(unit)
-        except Exception as exc:  # a bug or a lasting DB failure: keep the message, mark it failed
+        except Exception:  # a bug or a lasting DB failure: keep the message, mark it failed
             log.exception("handling message %s failed; kept in the inbox as failed", msg.message_id)
+            error = repr(exc)[:2000]
             try:
                 await self._with_retry(
-                    lambda s: repo.finish_inbox(s, inbox_id, status=InboxStatus.FAILED, error=repr(exc)[:2000])
+                    lambda s: repo.finish_inbox(s, inbox_id, status=InboxStatus.FAILED, error=error)
                 )
             except Exception:
                 log.exception("could not even mark message %s as failed", msg.message_id)
