@@ -182,7 +182,7 @@ class Dispatcher:
 
         try:
             return await self._with_retry(unit)
-        except Exception:  # a bug or a lasting DB failure: keep the message, mark it failed
+        except Exception as exc:  # a bug or a lasting DB failure: keep the message, mark it failed
             log.exception("handling message %s failed; kept in the inbox as failed", msg.message_id)
             error = repr(exc)[:2000]
             try:
