@@ -22,6 +22,10 @@ _WEIGHT = re.compile(r"^(.*):(\d+(?:\.\d+)?)$", re.S)
 _NOISE = re.compile(r"\[[^\[\]]{1,8}\]|[^\w]|_", re.UNICODE)
 
 
+# "修好了, 但是又坏了": whatever follows a contrast is a new problem, so "already solved" does not hold.
+_CONTRAST = re.compile(r"(但是|可是|不过|结果又|又坏|又堵|又漏|又开始|还是不行|还是没|没几天|才修好)")
+
+
 def parse_weighted(entry: str, default: float = 1.0) -> tuple[str, float]:
     """Split "word:3" into ("word", 3.0); entries without a weight get the default."""
     m = _WEIGHT.match(entry.strip())
@@ -87,7 +91,11 @@ class _CategoryMatcher:
                 if word.startswith("~"):
                     regexes.append((re.compile(word[1:]), i, weight))
                 else:
-                    literal.setdefault(word.lower(), []).append((i, weight))
+                    entries = literal.setdefault(word.lower(), [])
+                    # A word listed twice in one category counts once, at its larger weight.
+                    entries[:] = [(j, w) for j, w in entries if j != i] + [
+                        (i, max([weight] + [w for j, w in entries if j == i]))
+                    ]
         self._literal = literal
         self._regexes = tuple(regexes)
         words = sorted(literal, key=len, reverse=True)
@@ -136,6 +144,7 @@ class RuleClassifier:
         self._query = WeightedLexicon(load_lexicon("intent_query.txt"))
         self._chat = WeightedLexicon(load_lexicon("intent_chat.txt"))
         self._report = WeightedLexicon(load_lexicon("intent_report.txt"))
+        self._done = WeightedLexicon(load_lexicon("intent_done.txt"))
         codes = taxonomy.codes()
         self._fallback = "other" if "other" in codes else (codes[-1] if codes else None)
 
@@ -174,9 +183,14 @@ class RuleClassifier:
         urgent = urgent_reason(t, normalized=True) is not None
 
         intent: Intent
+        done = self._done.score(t)
         if q >= QUERY_MIN and q >= c - 1:
             intent = "query"
             conf = min(0.97, 0.45 + 0.08 * q)
+        elif done and not _CONTRAST.search(t):
+            intent = "chat"
+            conf = 0.85
+            c += done
         elif urgent and r >= REPORT_MIN:
             intent = "report"
             conf = 0.9

@@ -1,0 +1,52 @@
+"""Normalisation and segmentation."""
+
+from __future__ import annotations
+
+import time
+
+from nlp.normalize import normalize
+
+
+def test_folds_full_width_and_traditional():
+    assert normalize("４號樓　電梯壞了！") == "4号楼 电梯坏了!"
+
+
+def test_strips_invisible_and_collapses_whitespace():
+    assert normalize("\u200b 楼道灯\t\n  不亮\ufeff ") == "楼道灯 不亮"
+
+
+def test_keeps_emoji_and_wechat_tokens():
+    assert normalize("恭喜 [红包] 🧧 [图片]") == "恭喜 [红包] 🧧 [图片]"
+
+
+def test_lone_surrogate_does_not_crash():
+    assert "楼" in normalize("楼\ud83d道")
+
+
+def test_empty_text():
+    assert normalize("") == ""
+
+
+def test_normalize_is_fast():
+    msgs = [f"樓上漏水到我家廚房{i}，找了物業" for i in range(5000)]
+    start = time.perf_counter()
+    for m in msgs:
+        normalize(m)
+    assert len(msgs) / (time.perf_counter() - start) > 20000
+
+
+def test_tokens_use_community_words(processor):
+    words = processor.tokens("金穗小区的僵尸车占了车位，化粪池又满了")
+    assert "金穗小区" in words
+    assert "僵尸车" in words
+    assert "化粪池" in words
+
+
+def test_processor_has_its_own_tokenizer(tmp_path):
+    import jieba
+
+    from nlp.segment import TextProcessor
+
+    p = TextProcessor(["枫林雅苑"], cache_dir=str(tmp_path))
+    assert "枫林雅苑" in p.tokens("枫林雅苑停水了")
+    assert p._tokenizer is not jieba.dt
