@@ -179,7 +179,8 @@ class RuleClassifier:
         order = sorted(range(len(cats)), key=lambda i: cats[i], reverse=True)
         top = cats[order[0]] if order else 0.0
         second = cats[order[1]] if len(order) > 1 else 0.0
-        r = top + self._report.score(t)
+        rep = self._report.score(t)
+        r = top + rep
         urgent = urgent_reason(t, normalized=True) is not None
 
         intent: Intent
@@ -199,7 +200,10 @@ class RuleClassifier:
             conf = min(0.95, _sigmoid(c - r * 0.6))
         elif r >= REPORT_MIN + 1:
             intent = "report"
-            conf = _sigmoid(r - c - REPORT_MIN)
+            conf = _sigmoid(0.8 * (r - c) - 1.5)
+            if rep < 1:
+                # Category words without any complaint or request words: often a notice or small talk.
+                conf *= 0.7
         elif r >= REPORT_MIN and len(core) >= 6:
             intent = "report"
             conf = 0.5
