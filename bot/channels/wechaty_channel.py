@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,14 +80,17 @@ def _load_wechaty() -> SimpleNamespace:
         puppet_schema.PuppetOptions.__hash__ = object.__hash__  # type: ignore[method-assign]
     # The other two work-arounds are pins in pyproject's `wechat` extra: pyee==8.2.2 (pyee >= 12 dropped
     # AsyncIOEventEmitter) and urllib3<2 (2.x dropped get_host, still imported by the client's requests use).
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-    from grpclib.exceptions import GRPCError, StreamTerminatedError
-    from wechaty import Wechaty, WechatyOptions
-    from wechaty.user.contact import Contact
-    from wechaty.user.room import Room
-    from wechaty.user.tag import Tag
-    from wechaty_puppet import FileBox, PuppetOptions
-    from wechaty_puppet_service import PuppetService
+    with warnings.catch_warnings():
+        # Upstream imports telnetlib (deprecated in 3.11, gone in 3.13: hence requires-python < 3.13).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from grpclib.exceptions import GRPCError, StreamTerminatedError
+        from wechaty import Wechaty, WechatyOptions
+        from wechaty.user.contact import Contact
+        from wechaty.user.room import Room
+        from wechaty.user.tag import Tag
+        from wechaty_puppet import FileBox, PuppetOptions
+        from wechaty_puppet_service import PuppetService
 
     _wechaty = SimpleNamespace(
         AsyncIOScheduler=AsyncIOScheduler,
@@ -117,17 +121,18 @@ def clear_wechaty_pools() -> None:
 
 
 class _Redact(logging.Filter):
-    """Removes the puppet service token from upstream log lines (it logs it at WARNING on every start)."""
+    """Keeps the puppet service token out of upstream log lines (it logs it at WARNING on every start)."""
 
     def __init__(self, secret: str) -> None:
         super().__init__()
         self.secret = secret
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secret:
-            message = record.getMessage()
-            if self.secret in message:
-                record.msg, record.args = message.replace(self.secret, "***"), None
+        message = record.getMessage()
+        if message.startswith("there are endpoint<"):
+            return False  # logged on every connection, says nothing, and carries the token
+        if self.secret and self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "***"), None
         return True
 
 
@@ -323,18 +328,18 @@ class WechatyChannel:
         ]
         log.info("WeChat: connecting to the puppet service at %s", self.endpoint)
         try:
-            await asyncio.wait_for(self._logged_in.wait(), self.start_timeout)
+            await _bounded(self._logged_in.wait(), self.start_timeout)
         except TimeoutError:
             log.warning(
                 "WeChat is not logged in after %.0f s; still trying in the background, replies are queued",
                 self.start_timeout,
             )
 
-    async def wait_ready(self, timeout: float) -> None:
-        """Wait until logged in (raises TimeoutError)."""
+    async def wait_ready(self, within: float) -> None:
+        """Wait until logged in; TimeoutError after `within` seconds."""
         self._ensure_events()
         assert self._logged_in is not None
-        await asyncio.wait_for(self._logged_in.wait(), timeout)
+        await _bounded(self._logged_in.wait(), within)
 
     async def wait_closed(self) -> None:
         self._ensure_events()
@@ -349,9 +354,15 @@ class WechatyChannel:
         self._ensure_events()
         assert self._closed is not None and self._logged_in is not None
         self._logged_in.clear()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        pending = {t for t in self._tasks if not t.done()}
+        for _ in range(3):  # upstream code may swallow one cancellation; never hang on shutdown
+            for task in pending:
+                task.cancel()
+            if not pending:
+                break
+            _, pending = await asyncio.wait(pending, timeout=2)
+        if pending:
+            log.warning("WeChat channel: %d tasks did not stop", len(pending))
         self._tasks = []
         await self._drop_puppet(graceful=True)
         if self._outbox:
@@ -396,7 +407,7 @@ class WechatyChannel:
     async def _connect_once(self) -> None:
         w = _load_wechaty()
         # Check reachability without blocking the loop: upstream's own check is a blocking telnet.
-        _, writer = await asyncio.wait_for(asyncio.open_connection(self._host, self._port), 5)
+        _, writer = await _bounded(asyncio.open_connection(self._host, self._port), 5)
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
@@ -433,7 +444,7 @@ class WechatyChannel:
         while True:
             await asyncio.sleep(self.probe_interval)
             try:
-                await asyncio.wait_for(puppet.ding("linju"), self.rpc_timeout)
+                await _bounded(puppet.ding("linju"), self.rpc_timeout)
             except w.GRPCError:
                 pass  # the service answered (perhaps "unimplemented"): the link is alive
             except Exception as exc:
@@ -448,7 +459,7 @@ class WechatyChannel:
         if graceful:
             try:
                 # Upstream's own stop: asks the service to stop the puppet, then closes the channel.
-                await asyncio.wait_for(puppet.stop(), 3)
+                await _bounded(puppet.stop(), 3)
                 return
             except Exception as exc:
                 log.debug("stopping the puppet failed: %s", _describe(exc))
@@ -464,7 +475,9 @@ class WechatyChannel:
         if first:
             log.warning(
                 "WeChat disconnected: %s (puppet service %s). Retrying; replies are queued (%d waiting)",
-                reason, self.endpoint, len(self._outbox),
+                reason,
+                self.endpoint,
+                len(self._outbox),
             )
         elif reason != self._outage or attempt % 10 == 0:
             log.info("WeChat still disconnected (attempt %d, next in %.0f s): %s", attempt, delay, reason)
@@ -487,7 +500,7 @@ class WechatyChannel:
     async def _announce_login(self, reconnected: bool) -> None:
         try:
             contact = self._bot.Contact.load(self.self_id)
-            await asyncio.wait_for(contact.ready(), self.rpc_timeout)
+            await _bounded(contact.ready(), self.rpc_timeout)
             self.self_name = contact.payload.name or None
         except Exception as exc:
             log.debug("could not load the bot's own contact: %s", _describe(exc))
@@ -499,10 +512,11 @@ class WechatyChannel:
         if self.self_name and self.self_name != self.bot_name:
             log.warning(
                 "the WeChat account is named %r but config says bot.name=%r; both count as @-mentions",
-                self.self_name, self.bot_name,
+                self.self_name,
+                self.bot_name,
             )
         try:
-            rooms = await asyncio.wait_for(self._room_summary(), self.rpc_timeout * 2)
+            rooms = await _bounded(self._room_summary(), self.rpc_timeout * 2)
             log.info("WeChat rooms (%d): %s", len(rooms), "; ".join(rooms) if rooms else "none")
         except Exception as exc:
             log.warning("WeChat rooms: could not list them (%s)", _describe(exc))
@@ -522,14 +536,19 @@ class WechatyChannel:
         assert self._logged_in is not None
         self._logged_in.clear()
         self._outage = "the WeChat account logged out"
-        log.warning("WeChat disconnected: the account logged out (%s); waiting for it to log in again",
-                    getattr(payload, "data", "") or "no reason given")
+        log.warning(
+            "WeChat disconnected: the account logged out (%s); waiting for it to log in again",
+            getattr(payload, "data", "") or "no reason given",
+        )
 
     def _on_scan(self, payload: Any) -> None:
         qrcode = getattr(payload, "qrcode", None)
         if qrcode:
-            log.warning("WeChat needs a login: scan https://wechaty.js.org/qrcode/%s (status %s)",
-                        qrcode, getattr(payload, "status", "?"))
+            log.warning(
+                "WeChat needs a login: scan https://wechaty.js.org/qrcode/%s (status %s)",
+                qrcode,
+                getattr(payload, "status", "?"),
+            )
         else:
             log.info("WeChat login status: %s", getattr(payload, "status", "?"))
 
@@ -556,14 +575,18 @@ class WechatyChannel:
             incoming = None
             for attempt in range(3):
                 try:
-                    await asyncio.wait_for(self._logged_in.wait(), 120)
-                    incoming = await asyncio.wait_for(self._convert(message_id), self.rpc_timeout)
+                    await _bounded(self._logged_in.wait(), 120)
+                    incoming = await _bounded(self._convert(message_id), self.rpc_timeout)
                     break
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("could not load WeChat message %s (attempt %d): %s",
-                                message_id, attempt + 1, _describe(exc))
+                    log.warning(
+                        "could not load WeChat message %s (attempt %d): %s",
+                        message_id,
+                        attempt + 1,
+                        _describe(exc),
+                    )
                     await asyncio.sleep(1)
             if incoming is None or self._on_message is None:
                 continue
@@ -598,10 +621,7 @@ class WechatyChannel:
             mentioned = mentioned or (self.self_id in mention_ids)
             if kind == "text" and mention_ids:
                 bot_names += await self._mention_names(mention_ids)
-        if kind == "text":
-            text = strip_mentions(text, bot_names)
-        else:
-            text = _PLACEHOLDERS[kind]
+        text = strip_mentions(text, bot_names) if kind == "text" else _PLACEHOLDERS[kind]
         return IncomingMessage(
             message_id=message_id,
             sender_id=talker_id,
@@ -637,10 +657,16 @@ class WechatyChannel:
         self._outbox.append(item)
         self._outbox_changed.set()
         if not self.connected:
-            log.warning("WeChat disconnected: reply to %s queued (%d waiting)", _target(reply), len(self._outbox))
+            log.warning(
+                "WeChat disconnected: reply to %s queued (%d waiting)", _target(reply), len(self._outbox)
+            )
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(item.done), self.rpc_timeout * 2)
+        # Wait for delivery so replies leave in order with the handling, but stop waiting if the link drops:
+        # the reply stays queued and goes out after reconnection.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.rpc_timeout * 2
+        while not item.done.done() and self.connected and loop.time() < deadline:
+            await asyncio.wait({item.done}, timeout=0.1)
 
     def _parts(self, reply: Reply) -> list[tuple[str, Any]]:
         prefix = ""
@@ -672,8 +698,11 @@ class WechatyChannel:
                 raise
             except Exception as exc:
                 if self._is_link_error(exc):
-                    log.warning("sending to %s failed (%s); kept for when WeChat is back",
-                                _target(item.reply), _describe(exc))
+                    log.warning(
+                        "sending to %s failed (%s); kept for when WeChat is back",
+                        _target(item.reply),
+                        _describe(exc),
+                    )
                     self._logged_in.clear()  # stop draining until the next login
                     if self._puppet is not None and self._puppet.channel is not None:
                         self._puppet.channel.close()  # let the supervisor reconnect now
@@ -701,13 +730,14 @@ class WechatyChannel:
         # id the service returns, and fail *after sending* when a service returns no id (the mock does).
         if kind == "text":
             text, mention_ids = value
-            await asyncio.wait_for(
-                puppet.message_send_text(conversation_id, text, mention_ids=mention_ids or None), self.rpc_timeout
+            await _bounded(
+                puppet.message_send_text(conversation_id, text, mention_ids=mention_ids or None),
+                self.rpc_timeout,
             )
         else:
             w = _load_wechaty()
             box = w.FileBox.from_file(str(value))
-            await asyncio.wait_for(puppet.message_send_file(conversation_id, box), self.rpc_timeout * 4)
+            await _bounded(puppet.message_send_file(conversation_id, box), self.rpc_timeout * 4)
 
     def _is_link_error(self, exc: BaseException) -> bool:
         w = _load_wechaty()
@@ -719,6 +749,13 @@ class WechatyChannel:
 
 
 # --------------------------------------------------------------------------- small helpers
+
+
+async def _bounded(awaitable: Any, seconds: float) -> Any:
+    """`await` with a time limit. Not asyncio.wait_for: on 3.11 it can swallow a cancellation that arrives
+    as the inner call finishes, which left a cancelled task running (and close() waiting for it)."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
 
 
 def _guarded(handler: Any) -> Any:

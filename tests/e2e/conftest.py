@@ -1,0 +1,60 @@
+"""End-to-end fixtures: real Wechaty puppet software (Node) on loopback, started once per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.wechat_harness import Harness, HarnessError, start_harness, stop_harness
+
+NO_NODE = "node is not on PATH: the WeChat end-to-end tests against the Wechaty puppet server did NOT run"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e: end-to-end against the Node Wechaty puppet server (tests/harness)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def harness_process(tmp_path_factory: pytest.TempPathFactory):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip(NO_NODE)
+    log_path = tmp_path_factory.mktemp("harness") / "harness.log"
+    try:
+        h = start_harness(node, log_path)
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield h
+    finally:
+        stop_harness(h.proc)
+
+
+@pytest.fixture
+async def harness(harness_process: Harness, request: pytest.FixtureRequest):
+    """The running harness, with the bot's sent-list cleared and the gRPC server up."""
+    assert harness_process.proc.poll() is None, f"the harness died:\n{harness_process.log_tail()}"
+    await harness_process.reset()
+    yield harness_process
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print(f"--- harness log (tail) ---\n{harness_process.log_tail()}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    rep = yield
+    if rep.when == "call":
+        item.rep_call = rep  # type: ignore[attr-defined]
+    return rep

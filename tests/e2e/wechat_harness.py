@@ -1,0 +1,217 @@
+"""A client for the Node Wechaty harness (tests/harness/server.js): start it, drive it, read what the bot sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HARNESS_DIR = Path(__file__).resolve().parent.parent / "harness"
+READY_PREFIX = "HARNESS_READY "
+TOKEN = "insecure_linju_e2e_token"
+STARTUP_DEADLINE = 60.0
+
+
+class HarnessError(RuntimeError):
+    """The harness could not be started."""
+
+
+@dataclass
+class Harness:
+    """The Node harness process and its HTTP control API (see tests/harness/server.js)."""
+
+    proc: subprocess.Popen[str]
+    http_url: str
+    grpc_endpoint: str
+    token: str
+    bot: dict[str, str]
+    contacts: dict[str, dict[str, str]]
+    rooms: dict[str, dict[str, Any]]
+    log_path: Path
+    _last_seq: int = field(default=0)
+
+    # -- blocking HTTP, run in a thread so the bot's event loop keeps going meanwhile
+
+    def _request_sync(self, method: str, path: str, body: dict | None = None, timeout: float = 10) -> Any:
+        data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.http_url + path, data=data, method=method, headers={"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return json.loads(resp.read().decode())
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"harness {method} {path} -> {exc.code}: {exc.read().decode()}") from exc
+
+    async def request(self, method: str, path: str, body: dict | None = None, within: float = 10) -> Any:
+        return await asyncio.wait_for(
+            asyncio.to_thread(self._request_sync, method, path, body, within), within + 2
+        )
+
+    # -- acting as people
+
+    async def say(
+        self,
+        sender: str,
+        text: str,
+        *,
+        room: str | None = "leaders",
+        at_bot: bool = False,
+        mentions: list[str] | None = None,
+        kind: str = "text",
+    ) -> str:
+        """Post as contact `sender` (a key of `contacts`, e.g. "wangdajie") in `room` (a key; None: private)."""
+        body: dict[str, Any] = {
+            "from": self.contacts[sender]["id"],
+            "text": text,
+            "kind": kind,
+            "atBot": at_bot,
+            "mentions": mentions or [],
+        }
+        if room is not None:
+            body["room"] = self.rooms[room]["id"]
+        return (await self.request("POST", "/message", body))["id"]
+
+    # -- what the bot sent
+
+    async def sent(self, since: int = 0) -> list[dict[str, Any]]:
+        return (await self.request("GET", f"/sent?since={since}"))["sent"]
+
+    async def mark(self) -> int:
+        """The current sequence number: pass it as `since` to see only what is sent from now on."""
+        return (await self.request("GET", "/sent?since=1000000000"))["seq"]
+
+    async def wait_sent(
+        self,
+        predicate: Callable[[dict[str, Any]], bool] = lambda r: True,
+        *,
+        since: int = 0,
+        count: int = 1,
+        within: float = 15,
+    ) -> list[dict[str, Any]]:
+        """Wait until `count` messages matching `predicate` were sent after `since`; fail after `within` s."""
+        deadline = time.monotonic() + within
+        while True:
+            got = [r for r in await self.sent(since) if predicate(r)]
+            if len(got) >= count:
+                return got
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"waited {within}s for {count} sent message(s); got {got!r}; "
+                    f"all sent: {await self.sent(since)!r}"
+                )
+            await asyncio.sleep(0.05)
+
+    async def quiet_for(self, seconds: float, *, since: int) -> list[dict[str, Any]]:
+        """What was sent after `since` within `seconds` (for "no reply" assertions)."""
+        await asyncio.sleep(seconds)
+        return await self.sent(since)
+
+    async def stop_server(self) -> None:
+        await self.request("POST", "/server/stop")
+
+    async def start_server(self) -> None:
+        await self.request("POST", "/server/start")
+
+    async def reset(self) -> None:
+        await self.request("POST", "/reset")
+        health = await self.request("GET", "/health")
+        if health["grpc"] != "running":
+            await self.start_server()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(encoding="utf-8").splitlines()[-lines:])
+        except OSError:
+            return "(no harness log)"
+
+
+def start_harness(node: str, log_path: Path) -> Harness:
+    """Start server.js on free loopback ports and wait (bounded) for its readiness line."""
+    if not (HARNESS_DIR / "node_modules" / "wechaty-puppet-service").is_dir():
+        raise HarnessError(
+            "tests/harness/node_modules is missing: run `make test` (or `cd tests/harness && npm ci --ignore-scripts`)"
+        )
+    proc = subprocess.Popen(
+        [node, "server.js", "--grpc-port", "0", "--http-port", "0", "--token", TOKEN],
+        cwd=HARNESS_DIR,
+        stdin=subprocess.PIPE,  # the harness exits when this closes, so it never outlives us
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        env={**os.environ, "WECHATY_LOG": os.environ.get("HARNESS_WECHATY_LOG", "warn")},
+    )
+    ready: dict[str, Any] = {}
+    got_ready = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        with log_path.open("w", encoding="utf-8") as out:
+            for line in proc.stdout:
+                out.write(line)
+                out.flush()
+                if line.startswith(READY_PREFIX) and not got_ready.is_set():
+                    ready.update(json.loads(line[len(READY_PREFIX) :]))
+                    got_ready.set()
+        got_ready.set()  # process ended: unblock the wait below
+
+    threading.Thread(target=pump, name="harness-log", daemon=True).start()
+    if not got_ready.wait(STARTUP_DEADLINE) or not ready:
+        stop_harness(proc)
+        tail = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
+        raise HarnessError(
+            f"the Node harness did not become ready within {STARTUP_DEADLINE}s:\n{tail[-3000:]}"
+        )
+    return Harness(
+        proc=proc,
+        http_url=f"http://127.0.0.1:{ready['httpPort']}",
+        grpc_endpoint=ready["grpcEndpoint"],
+        token=ready["token"],
+        bot=ready["bot"],
+        contacts=ready["contacts"],
+        rooms=ready["rooms"],
+        log_path=log_path,
+    )
+
+
+def stop_harness(proc: subprocess.Popen[str]) -> None:
+    """Stop the one process this fixture started: close its stdin, then SIGTERM, then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    try:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(timeout=5)
+    except (subprocess.TimeoutExpired, OSError):
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], *, within: float = 10, what: str = "condition"
+) -> None:
+    """Poll `check` until true; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.05)
