@@ -38,7 +38,7 @@ def harness_process(tmp_path_factory: pytest.TempPathFactory):
     try:
         yield h
     finally:
-        stop_harness(h.proc)
+        stop_harness(h.proc, h.pump)
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
 from bot.channels.wechaty_channel import WechatyChannel, clear_wechaty_pools
-from handlers.types import IncomingMessage, Reply
+from handlers.types import IncomingMessage, Mention, Reply
+from tests.e2e.wechat_harness import eventually
 
 
 @pytest.fixture
@@ -56,3 +58,145 @@ async def test_echo_round_trip(harness, channel):
     assert sent["roomId"] == msg.room_id
     assert sent["mentionIds"] == [msg.sender_id]
     assert sent["text"] == "@王大姐\u2005收到"
+
+
+async def test_a_mention_from_the_puppet_list_or_the_text_is_detected_and_stripped(harness, channel):
+    bot_id = harness.bot["id"]
+    await harness.say("wangdajie", "4栋灯坏了", at_bot=True)  # "@邻聚小助手\u2005..." and the mention list
+    await harness.say("wangdajie", "5栋灯坏了", mentions=[bot_id])  # list only (text without "@")
+    await harness.say("wangdajie", "@邻聚小助手 6栋灯坏了")  # text only, as some puppets deliver it
+    await harness.say("wangdajie", "@刘主任\u20057栋灯坏了", mentions=[harness.contacts["liuzhuren"]["id"]])
+    got = [await next_message(channel) for _ in range(4)]
+    assert [m.mentioned_bot for m in got] == [True, True, True, False]
+    assert [m.text for m in got] == ["4栋灯坏了", "5栋灯坏了", "6栋灯坏了", "7栋灯坏了"]
+
+
+async def test_a_private_message_has_no_room(harness, channel):
+    mark = await harness.mark()
+    await harness.say("liuzhuren", "查询 0001", room=None)
+    msg = await next_message(channel)
+    assert msg.is_private and msg.room_topic is None
+    assert (msg.sender_id, msg.sender_name, msg.text) == (
+        harness.contacts["liuzhuren"]["id"],
+        "刘主任",
+        "查询 0001",
+    )
+    await channel.send(Reply.to(msg, "工单 #0001 已登记"))
+    [sent] = await harness.wait_sent(since=mark)
+    assert sent["contactId"] == msg.sender_id and sent["roomId"] is None
+    assert sent["text"] == "工单 #0001 已登记" and sent["mentionIds"] == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("image", "[图片]"),
+        ("voice", "[语音]"),
+        ("video", "[视频]"),
+        ("file", "[文件]"),
+        ("emoticon", "[表情]"),
+        ("red_packet", "[红包]"),
+        ("link", "[链接]"),
+        ("mini_program", "[小程序]"),
+    ],
+)
+async def test_non_text_messages_arrive_with_their_kind_and_a_placeholder(harness, channel, kind, text):
+    await harness.say("zhaoayi", "", kind=kind)
+    msg = await next_message(channel)
+    assert (msg.kind, msg.text, msg.room_topic) == (kind, text, "松涛里邻长群")
+
+
+async def test_the_bots_own_messages_are_dropped(harness, channel):
+    mark = await harness.mark()
+    room = harness.rooms["leaders"]["id"]
+    await channel.send(Reply(text="大家好，我是邻聚小助手", room_id=room))
+    await harness.wait_sent(since=mark)
+    await harness.say("wangdajie", "after")
+    assert (await next_message(channel)).text == "after"  # the echo of our own message never came through
+    assert channel.received.empty()
+
+
+async def test_a_long_reply_is_split_in_order_on_line_boundaries(harness, channel):
+    mark = await harness.mark()
+    lines = [f"第{i:03d}行：" + "工单状态说明" * 12 for i in range(60)]  # about 5,000 characters
+    room = harness.rooms["committee"]["id"]
+    sender = harness.contacts["liuzhuren"]
+    reply = Reply(text="\n".join(lines), room_id=room, mentions=(Mention(sender["id"], sender["name"]),))
+    await channel.send(reply)
+    parts = await harness.wait_sent(since=mark, count=3)
+    assert all(len(p["text"]) <= channel.max_text_length for p in parts)
+    assert parts[0]["text"].startswith("@刘主任\u2005第000行") and parts[0]["mentionIds"] == [sender["id"]]
+    assert all(p["mentionIds"] == [] for p in parts[1:])
+    rejoined = "\n".join([parts[0]["text"].removeprefix("@刘主任\u2005")] + [p["text"] for p in parts[1:]])
+    assert rejoined == reply.text
+
+
+async def test_a_file_is_sent_to_the_room(harness, channel, tmp_path):
+    mark = await harness.mark()
+    path = tmp_path / "2026-10 工单.xlsx"
+    path.write_bytes(b"PK\x03\x04" + b"x" * 5000)
+    await channel.send(Reply(text="十月工单汇总", room_id=harness.rooms["committee"]["id"], file=path))
+    text, file = await harness.wait_sent(since=mark, count=2)
+    assert text["text"] == "十月工单汇总" and text["file"] is None
+    assert file["file"]["name"] == "2026-10 工单.xlsx" and file["file"]["size"] == path.stat().st_size
+
+
+async def test_replies_sent_while_disconnected_are_queued_and_delivered_in_order(harness, channel, caplog):
+    caplog.set_level(logging.INFO, logger="bot.channels.wechaty_channel")
+    room = harness.rooms["leaders"]["id"]
+    await harness.stop_server()
+    await eventually(lambda: not channel.connected, within=10, what="the channel to notice the outage")
+    mark = await harness.mark()
+    await channel.send(Reply(text="第一条", room_id=room))
+    await channel.send(Reply(text="第二条", room_id=room))
+    assert channel.queued == 2 and await harness.sent(mark) == []
+    await harness.start_server()
+    first, second = await harness.wait_sent(since=mark, count=2, within=20)
+    assert (first["text"], second["text"]) == ("第一条", "第二条")
+    await eventually(lambda: channel.queued == 0, within=5, what="an empty outbox")
+    await eventually(lambda: "WeChat reconnected" in caplog.text, within=5, what="the reconnect log line")
+    assert "WeChat disconnected" in caplog.text
+    # and it still receives
+    await harness.say("wangdajie", "回来了")
+    assert (await next_message(channel)).text == "回来了"
+
+
+async def test_the_token_never_appears_in_the_log(harness, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    clear_wechaty_pools()
+    ch = WechatyChannel(
+        bot_name="邻聚小助手", data_dir=tmp_path, endpoint=harness.grpc_endpoint, token=harness.token
+    )
+    await ch.start(lambda m: asyncio.sleep(0))
+    try:
+        await ch.wait_ready(10)
+        await eventually(lambda: "WeChat rooms" in caplog.text, within=5, what="the rooms log line")
+    finally:
+        await ch.close()
+    assert harness.token not in caplog.text and harness.token not in repr(ch)
+    assert "WeChat logged in as 邻聚小助手 (wxid_linju_bot)" in caplog.text
+    assert "松涛里邻长群 [20001001@chatroom]" in caplog.text
+    assert (tmp_path / "wechaty").is_dir()
+
+
+async def test_start_does_not_hang_when_the_service_is_down_and_connects_later(harness, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="bot.channels.wechaty_channel")
+    await harness.stop_server()
+    clear_wechaty_pools()
+    ch = WechatyChannel(
+        bot_name="邻聚小助手",
+        data_dir=tmp_path,
+        endpoint=harness.grpc_endpoint,
+        token=harness.token,
+        start_timeout=0.5,
+        retry_initial=0.2,
+        retry_max=0.5,
+    )
+    try:
+        await asyncio.wait_for(ch.start(lambda m: asyncio.sleep(0)), 5)
+        assert not ch.connected
+        assert "WeChat disconnected" in caplog.text
+        await harness.start_server()
+        await ch.wait_ready(10)
+    finally:
+        await asyncio.wait_for(ch.close(), 10)

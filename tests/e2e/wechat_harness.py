@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class Harness:
     """The Node harness process and its HTTP control API (see tests/harness/server.js)."""
 
     proc: subprocess.Popen[str]
+    pump: threading.Thread
     http_url: str
     grpc_endpoint: str
     token: str
@@ -37,7 +39,6 @@ class Harness:
     contacts: dict[str, dict[str, str]]
     rooms: dict[str, dict[str, Any]]
     log_path: Path
-    _last_seq: int = field(default=0)
 
     # -- blocking HTTP, run in a thread so the bot's event loop keeps going meanwhile
 
@@ -165,15 +166,17 @@ def start_harness(node: str, log_path: Path) -> Harness:
                     got_ready.set()
         got_ready.set()  # process ended: unblock the wait below
 
-    threading.Thread(target=pump, name="harness-log", daemon=True).start()
+    pumping = threading.Thread(target=pump, name="harness-log", daemon=True)
+    pumping.start()
     if not got_ready.wait(STARTUP_DEADLINE) or not ready:
-        stop_harness(proc)
+        stop_harness(proc, pumping)
         tail = log_path.read_text(encoding="utf-8") if log_path.exists() else ""
         raise HarnessError(
             f"the Node harness did not become ready within {STARTUP_DEADLINE}s:\n{tail[-3000:]}"
         )
     return Harness(
         proc=proc,
+        pump=pumping,
         http_url=f"http://127.0.0.1:{ready['httpPort']}",
         grpc_endpoint=ready["grpcEndpoint"],
         token=ready["token"],
@@ -184,21 +187,26 @@ def start_harness(node: str, log_path: Path) -> Harness:
     )
 
 
-def stop_harness(proc: subprocess.Popen[str]) -> None:
-    """Stop the one process this fixture started: close its stdin, then SIGTERM, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    try:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(timeout=5)
-    except (subprocess.TimeoutExpired, OSError):
-        proc.terminate()
+def stop_harness(proc: subprocess.Popen[str], pump: threading.Thread | None = None) -> None:
+    """Stop the one process we started: close its stdin (it exits), else SIGTERM, else SIGKILL; close pipes."""
+    if proc.poll() is None:
         try:
+            if proc.stdin:
+                proc.stdin.close()
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        except (subprocess.TimeoutExpired, OSError):
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+    if pump is not None:
+        pump.join(timeout=5)
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 async def eventually(
