@@ -1,0 +1,287 @@
+"""The committee digest: what happened in a period (numbers, hot issues, oldest open, thanks), as a phone text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from nlp.similarity import similarity
+from nlp.types import Taxonomy
+from storage import digest_queries as q
+
+WHOLE = "全街道"
+HOT_SIMILARITY = 0.5
+HOT_MIN_REPORTS = 3
+
+
+# ---------------------------------------------------------------- privacy
+
+_PHONE = re.compile(r"(?<!\d)(?:\+?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
+_ROOM = re.compile(r"[0-9０-９]+(?:\s*[-—_#/．.]\s*[0-9０-９]+)*\s*(?:栋|幢|单元|室|号房|号|楼|房)?")
+
+
+def scrub(text: str | None) -> str:
+    """Text safe to show the committee: no phone numbers, no room numbers (a building alone is fine)."""
+    if not text:
+        return ""
+    text = _PHONE.sub("", text)
+    # "402室", "3-2-401" and "1801房" are someone's home; "4栋" is a place everyone walks past.
+    text = re.sub(r"[0-9０-９]+(?:\s*[-—_#/]\s*[0-9０-９]+){1,}", "", text)
+    text = re.sub(r"[0-9０-９]{3,}\s*(?:室|号房|房)?|[0-9０-９]+\s*(?:室|号房|房)", "", text)
+    return text.strip()
+
+
+def display_name(name: str | None) -> str:
+    """A relaying leader's name for recognition, without the room number or phone WeChat nicknames carry."""
+    return _ROOM.sub("", _PHONE.sub("", name or "")).strip(" -_#/·.()（）") or ""
+
+
+def place_label(estate: str | None, building: str | None) -> str:
+    parts = [estate or "", f"{building}栋" if building else ""]
+    return " ".join(p for p in parts if p)
+
+
+def problem_of(summary: str) -> str:
+    """The problem part of a ticket title ("4栋 下水道堵塞" → "下水道堵塞"); titles put the place first."""
+    head, sep, tail = summary.partition(" ")
+    return tail.strip() if sep and tail.strip() else summary.strip()
+
+
+# ---------------------------------------------------------------- content
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """One row of a count table: this period against the last."""
+
+    name: str
+    now: int
+    prev: int
+
+    @property
+    def change(self) -> int:
+        return self.now - self.prev
+
+
+@dataclass(slots=True)
+class HotIssue:
+    problem: str
+    category: str
+    places: list[str] = field(default_factory=list)
+    reports: int = 0
+    tickets: int = 0
+
+    def title(self) -> str:
+        shown = "、".join(self.places[:3]) or "多处"
+        more = f"等{len(self.places)}处" if len(self.places) > 3 else ""
+        return f"{self.problem}（{self.category}）：{shown}{more}，共{self.reports}次反映"
+
+
+@dataclass(frozen=True, slots=True)
+class OldTicket:
+    number: str
+    category: str
+    place: str
+    summary: str
+    days_open: int
+    overdue: bool
+
+
+@dataclass(slots=True)
+class DigestContent:
+    """Everything a digest says, in every form; no personal data beyond relaying leaders' display names."""
+
+    period: q.Period
+    previous: q.Period
+    scope: str
+    community: str | None
+    totals: q.Totals
+    prev_totals: q.Totals
+    by_category: list[Breakdown]
+    by_community: list[Breakdown]
+    by_estate: list[Breakdown]
+    by_area: list[Breakdown]
+    by_group: list[Breakdown]
+    hot: list[HotIssue]
+    oldest: list[OldTicket]
+    relayers: list[tuple[str, int]]
+    generated_at: datetime
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def period_words(self) -> str:
+        p = self.period
+        if p.kind == "month":
+            return f"{p.first_day.year}年{p.first_day.month}月"
+        return f"{p.first_day.month}月{p.first_day.day}日—{p.last_day.month}月{p.last_day.day}日"
+
+    @property
+    def kind_words(self) -> str:
+        return "月" if self.period.kind == "month" else "周"
+
+
+def _breakdown(now: dict[str, int], prev: dict[str, int], *, order: list[str] | None = None, names=None) -> list[Breakdown]:
+    """Rows for every key seen in either period, largest now first (ties in configured order)."""
+    rank = {k: i for i, k in enumerate(order or [])}
+    keys = sorted(set(now) | set(prev), key=lambda k: (-now.get(k, 0), rank.get(k, len(rank)), -prev.get(k, 0), k))
+    return [Breakdown(names(k) if names else k, now.get(k, 0), prev.get(k, 0)) for k in keys]
+
+
+def group_hot_issues(groups: list[q.ProblemGroup], taxonomy: Taxonomy, *, limit: int = 5) -> list[HotIssue]:
+    """Merge same-category groups whose problems read alike; keep those reported again and again or in
+    several places, most reports first."""
+    clusters: list[tuple[str, HotIssue]] = []  # (category code, issue)
+    for g in groups:
+        problem = scrub(problem_of(g.summary)) or taxonomy.name_of(g.category)
+        place = place_label(g.estate, g.building)
+        target = None
+        for code, issue in clusters:
+            if code == g.category and (issue.problem == problem or similarity(issue.problem, problem) >= HOT_SIMILARITY):
+                target = issue
+                break
+        if target is None:
+            target = HotIssue(problem=problem, category=taxonomy.name_of(g.category))
+            clusters.append((g.category, target))
+        if place and place not in target.places:
+            target.places.append(place)
+        target.reports += g.reports
+        target.tickets += g.tickets
+    hot = [i for _, i in clusters if i.reports >= HOT_MIN_REPORTS or len(i.places) >= 2]
+    hot.sort(key=lambda i: (-i.reports, -len(i.places), i.problem))
+    return hot[:limit]
+
+
+async def build_digest(
+    session: AsyncSession,
+    *,
+    period: str | q.Period,
+    taxonomy: Taxonomy,
+    community: str | None = None,
+    tz: str = "Asia/Shanghai",
+    now: datetime | None = None,
+) -> DigestContent:
+    """Compute a digest's content for one community (or the whole subdistrict when None)."""
+    p = q.parse_period(period, tz) if isinstance(period, str) else period
+    prev = p.previous(tz)
+    cur_totals = await q.totals(session, p, community=community)
+    prev_totals = await q.totals(session, prev, community=community)
+
+    async def by(column: str, names=None, order=None) -> list[Breakdown]:
+        a = await q.received_by(session, p, column, community=community)
+        b = await q.received_by(session, prev, column, community=community)
+        return _breakdown(a, b, names=names, order=order)
+
+    by_category = await by("category", names=taxonomy.name_of, order=list(taxonomy.codes()))
+    by_community = [] if community else await by("community")
+    by_estate = await by("estate")
+    by_area = await by("area")
+    by_group = await by("grp")
+    hot = group_hot_issues(await q.problem_groups(session, p, community=community), taxonomy)
+    oldest = []
+    for t in await q.oldest_open(session, p, community=community):
+        oldest.append(
+            OldTicket(
+                number=t.number,
+                category=taxonomy.name_of(t.category),
+                place=place_label(t.estate, t.building) or (t.community or ""),
+                summary=scrub(problem_of(t.summary)),
+                days_open=max(0, (p.end - t.created_at).days),
+                overdue=bool(t.due_at and t.due_at < p.end),
+            )
+        )
+    relayers = [(n, c) for n, c in ((display_name(n), c) for n, c in await q.top_relayers(session, p, community=community)) if n]
+    return DigestContent(
+        period=p,
+        previous=prev,
+        scope=community or WHOLE,
+        community=community,
+        totals=cur_totals,
+        prev_totals=prev_totals,
+        by_category=by_category,
+        by_community=by_community,
+        by_estate=by_estate,
+        by_area=by_area,
+        by_group=by_group,
+        hot=hot,
+        oldest=oldest,
+        relayers=relayers,
+        generated_at=now or datetime.now(UTC),
+        timezone=tz,
+    )
+
+
+# ---------------------------------------------------------------- text
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None else f"{round(x * 100)}%"
+
+
+def _delta(now: int, prev: int) -> str:
+    d = now - prev
+    if d == 0:
+        return "持平"
+    return f"+{d}" if d > 0 else str(d)
+
+
+def _table(title: str, rows: list[Breakdown], k: int) -> list[str]:
+    shown = [r for r in rows if r.now or r.prev][:k]
+    if not shown:
+        return []
+    return [title, *(f"· {r.name} {r.now}（{_delta(r.now, r.prev)}）" for r in shown)]
+
+
+def render_text(c: DigestContent, *, limit: int = 2000) -> str:
+    """The WeChat message: headline numbers first, then detail, trimmed to fit one message of `limit`."""
+    t, pt, unit = c.totals, c.prev_totals, c.kind_words
+    head = [f"【{c.scope}·{c.period_words}诉求{'月' if unit == '月' else '周'}报】"]
+    if t.received == 0 and t.open == 0 and t.resolved == 0:
+        head.append(f"本{unit}没有收到新的诉求，也没有在办的工单。")
+        return "\n".join(head)
+    head.append(f"收到 {t.received} 件（上{unit} {pt.received}，{_delta(t.received, pt.received)}），办结 {t.resolved} 件；")
+    head.append(f"仍在办 {t.open} 件，其中超期 {t.overdue} 件。")
+    median = "—" if t.median_days is None else f"{t.median_days:.1f} 天"
+    answered = t.satisfied + t.unsatisfied
+    sat = f"满意率 {pct(t.satisfaction_rate)}（{answered} 人回访）" if answered else "满意率 —（暂无回访）"
+    head.append(f"本{unit}受理办结率 {pct(t.resolution_rate)}｜办结用时中位 {median}｜{sat}")
+
+    sections: list[list[str]] = []
+    if c.hot:
+        sections.append(["【反复/多处反映】", *(f"{i}. {h.title()}" for i, h in enumerate(c.hot, 1))])
+    sections.append(_table(f"【分类】本{unit}（较上{unit}）", c.by_category, 12))
+    if c.oldest:
+        lines = ["【等得最久的在办工单】"]
+        for o in c.oldest:
+            late = "，已超期" if o.overdue else ""
+            lines.append(f"· #{o.number} {o.category}｜{o.place} {o.summary}，已等 {o.days_open} 天{late}")
+        sections.append(lines)
+    if c.relayers:
+        names = "、".join(f"{n}（{k}件）" for n, k in c.relayers)
+        sections.append(["【感谢转达最多的邻长】", names])
+    sections.append(_table("【各社区】", c.by_community, 9))
+    sections.append(_table("【小区】", c.by_estate, 6))
+    sections.append(_table("【片区】", c.by_area, 6))
+    sections.append(_table("【网格组】", c.by_group, 6))
+    tail = ["图表和全部工单明细见随后发送的图片和 Excel 表。"]
+
+    out = "\n".join(head)
+    for s in (s for s in sections if s):
+        block = "\n\n" + "\n".join(s)
+        if len(out) + len(block) + len(tail[0]) + 2 > limit:
+            # Drop lines from the end of the section until it fits; a section title alone is not worth it.
+            while len(s) > 1 and len(out) + len("\n\n" + "\n".join(s)) + len(tail[0]) + 2 > limit:
+                s = s[:-1]
+            if len(s) <= 1:
+                continue
+            block = "\n\n" + "\n".join(s)
+        out += block
+    out += "\n\n" + tail[0]
+    return out[:limit]
+
+
+def local(dt: datetime | None, tz: str) -> datetime | None:
+    return dt.astimezone(ZoneInfo(tz)) if dt else None

@@ -1,0 +1,446 @@
+"""Digest aggregates computed in SQL (counts, GROUP BY, one median) for a period, on SQLite and PostgreSQL.
+
+Periods are calendar months ("2026-10") or ISO weeks ("2026-W42") in the subdistrict's local time; their
+boundaries are computed in that timezone and compared in UTC, which is how every timestamp is stored.
+Nothing here loads ticket objects: a month over a million tickets is a few aggregate queries.
+Also the digest table's claim/sent record that makes sending exactly-once (nothing here commits).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Digest, Inbox, Ticket, TicketStatus
+
+T = Ticket.__table__.c  # type: ignore[attr-defined]
+
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A digest period: its label, local first day, and [start, end) in UTC."""
+
+    label: str
+    kind: str  # month | week
+    first_day: date
+    last_day: date
+    start: datetime
+    end: datetime
+
+    def previous(self, tz: str) -> Period:
+        return parse_period(_label_for(self.kind, self.first_day - timedelta(days=1)), tz)
+
+
+def _label_for(kind: str, day: date) -> str:
+    if kind == "week":
+        y, w, _ = day.isocalendar()
+        return f"{y}-W{w:02d}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def _local_midnight_utc(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def parse_period(label: str, tz: str = "Asia/Shanghai") -> Period:
+    """"2026-10" (a month) or "2026-W42" (an ISO week); raises ValueError for anything else."""
+    zone = ZoneInfo(tz)
+    label = label.strip()
+    if m := _MONTH.match(label):
+        year, month = int(m.group(1)), int(m.group(2))
+        if not 1 <= month <= 12:
+            raise ValueError(f"no month {month} in {label!r}")
+        first = date(year, month, 1)
+        nxt = date(year + (month == 12), month % 12 + 1, 1)
+        kind = "month"
+    elif m := _WEEK.match(label):
+        first = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        nxt = first + timedelta(days=7)
+        kind = "week"
+    else:
+        raise ValueError(f"a period is a month like 2026-10 or a week like 2026-W42, not {label!r}")
+    return Period(
+        label=_label_for(kind, first),
+        kind=kind,
+        first_day=first,
+        last_day=nxt - timedelta(days=1),
+        start=_local_midnight_utc(first, zone),
+        end=_local_midnight_utc(nxt, zone),
+    )
+
+
+def period_before(day: date, kind: str, tz: str = "Asia/Shanghai") -> Period:
+    """The whole period just before the one containing `day` (a digest on Nov 1 covers October)."""
+    current = parse_period(_label_for(kind, day), tz)
+    return current.previous(tz)
+
+
+# ---------------------------------------------------------------- conditions
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _counted() -> ColumnElement[bool]:
+    # A reporter's own undo means the report never was; everything else counts.
+    return T.status != TicketStatus.WITHDRAWN
+
+
+def _scope(community: str | None) -> ColumnElement[bool]:
+    return T.community == community if community else literal(True)
+
+
+def _received(p: Period) -> ColumnElement[bool]:
+    return and_(T.created_at >= _utc(p.start), T.created_at < _utc(p.end), _counted())
+
+
+def _open_at(end: datetime) -> ColumnElement[bool]:
+    """Received before `end` and neither resolved nor closed before it: the state as of the period's end."""
+    end = _utc(end)
+    return and_(
+        T.created_at < end,
+        _counted(),
+        or_(T.resolved_at.is_(None), T.resolved_at >= end),
+        or_(T.closed_at.is_(None), T.closed_at >= end),
+    )
+
+
+def _settled_by(end: datetime) -> ColumnElement[bool]:
+    end = _utc(end)
+    return or_(T.resolved_at < end, T.closed_at < end)
+
+
+def _days(session: AsyncSession, later, earlier) -> ColumnElement[Any]:
+    if _dialect(session) == "postgresql":
+        return func.extract("epoch", later - earlier) / 86400.0
+    return func.julianday(later) - func.julianday(earlier)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def _as_utc(v: datetime | None) -> datetime | None:
+    if v is None:
+        return None
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- aggregates
+
+
+@dataclass(slots=True)
+class Totals:
+    received: int = 0
+    resolved: int = 0
+    open: int = 0
+    overdue: int = 0
+    received_settled: int = 0  # of those received in the period, how many were resolved/closed by its end
+    median_days: float | None = None
+    satisfied: int = 0
+    unsatisfied: int = 0
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self.received_settled / self.received if self.received else None
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        answered = self.satisfied + self.unsatisfied
+        return self.satisfied / answered if answered else None
+
+
+async def totals(session: AsyncSession, p: Period, *, community: str | None = None) -> Totals:
+    """Headline numbers for one period and scope, in three queries."""
+    start, end = _utc(p.start), _utc(p.end)
+    resolved_in = and_(T.resolved_at >= start, T.resolved_at < end, _counted())
+    open_end = _open_at(end)
+    row = (
+        await session.exec(
+            select(
+                func.count().filter(_received(p)),
+                func.count().filter(and_(_received(p), _settled_by(end))),
+                func.count().filter(resolved_in),
+                func.count().filter(and_(resolved_in, T.satisfaction == "satisfied")),
+                func.count().filter(and_(resolved_in, T.satisfaction == "unsatisfied")),
+                func.count().filter(open_end),
+                func.count().filter(and_(open_end, T.due_at.is_not(None), T.due_at < end)),
+            )
+            .select_from(Ticket.__table__)
+            .where(_scope(community), T.created_at < end)
+            # Rows that can matter: received in the period, still open, or settled in or after it.
+            .where(or_(T.created_at >= start, T.resolved_at.is_(None), T.resolved_at >= start, T.closed_at >= start))
+        )
+    ).one()
+    out = Totals(
+        received=row[0],
+        received_settled=row[1],
+        resolved=row[2],
+        satisfied=row[3],
+        unsatisfied=row[4],
+        open=row[5],
+        overdue=row[6],
+    )
+    out.median_days = await _median_days_to_resolve(session, p, community=community, n=out.resolved)
+    return out
+
+
+async def _median_days_to_resolve(session: AsyncSession, p: Period, *, community: str | None, n: int) -> float | None:
+    if n == 0:
+        return None
+    days = _days(session, T.resolved_at, T.created_at).label("d")
+    stmt = (
+        select(days)
+        .select_from(Ticket.__table__)
+        .where(_scope(community), T.resolved_at >= _utc(p.start), T.resolved_at < _utc(p.end), _counted())
+        .order_by(days)
+        .offset((n - 1) // 2)
+        .limit(2 if n % 2 == 0 else 1)
+    )
+    vals = [float(v) for (v,) in (await session.exec(stmt)).all()]
+    return sum(vals) / len(vals) if vals else None
+
+
+async def received_by(session: AsyncSession, p: Period, column: str, *, community: str | None = None) -> dict[str, int]:
+    """Tickets received in the period grouped by `column` (category, community, estate, area, grp)."""
+    col = T[column]
+    stmt = (
+        select(col, func.count())
+        .select_from(Ticket.__table__)
+        .where(_received(p), _scope(community), col.is_not(None), col != "")
+        .group_by(col)
+    )
+    return {k: n for k, n in (await session.exec(stmt)).all()}
+
+
+async def top_relayers(session: AsyncSession, p: Period, *, community: str | None = None, limit: int = 5) -> list[tuple[str, int]]:
+    """The neighbour leaders who relayed the most reports in the period (display names only)."""
+    n = func.count().label("n")
+    stmt = (
+        select(T.relay_name, n)
+        .select_from(Ticket.__table__)
+        .where(_received(p), _scope(community), T.relay_name.is_not(None), T.relay_name != "")
+        .group_by(T.relay_name)
+        .order_by(n.desc(), T.relay_name)
+        .limit(limit)
+    )
+    return [(name, c) for name, c in (await session.exec(stmt)).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemGroup:
+    """Tickets with the same category, title and place: the raw material for hot issues."""
+
+    category: str
+    summary: str
+    estate: str | None
+    building: str | None
+    tickets: int
+    reports: int  # tickets plus everyone who said "me too"
+
+
+async def problem_groups(
+    session: AsyncSession, p: Period, *, community: str | None = None, limit: int = 400
+) -> list[ProblemGroup]:
+    """The most-reported (category, summary, place) groups of the period, largest first."""
+    reports = func.sum(T.supporters).label("reports")
+    stmt = (
+        select(T.category, T.summary, T.estate, T.building, func.count(), reports)
+        .select_from(Ticket.__table__)
+        .where(_received(p), _scope(community), T.status != TicketStatus.REJECTED)
+        .group_by(T.category, T.summary, T.estate, T.building)
+        .order_by(reports.desc(), T.category, T.summary)
+        .limit(limit)
+    )
+    return [
+        ProblemGroup(category=c, summary=s or "", estate=e, building=b, tickets=n, reports=int(r or n))
+        for c, s, e, b, n, r in (await session.exec(stmt)).all()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTicket:
+    number: str
+    category: str
+    summary: str
+    community: str | None
+    estate: str | None
+    building: str | None
+    created_at: datetime
+    due_at: datetime | None
+    status: str
+
+
+async def oldest_open(
+    session: AsyncSession, p: Period, *, community: str | None = None, limit: int = 5
+) -> list[OpenTicket]:
+    """The tickets open at the period's end that have waited longest."""
+    stmt = (
+        select(T.number, T.category, T.summary, T.community, T.estate, T.building, T.created_at, T.due_at, T.status)
+        .select_from(Ticket.__table__)
+        .where(_open_at(p.end), _scope(community))
+        .order_by(T.created_at, T.id)
+        .limit(limit)
+    )
+    rows = (await session.exec(stmt)).all()
+    return [
+        OpenTicket(
+            number=r[0],
+            category=r[1],
+            summary=r[2] or "",
+            community=r[3],
+            estate=r[4],
+            building=r[5],
+            created_at=_as_utc(r[6]),  # type: ignore[arg-type]
+            due_at=_as_utc(r[7]),
+            status=r[8],
+        )
+        for r in rows
+    ]
+
+
+async def first_activity(session: AsyncSession) -> datetime | None:
+    """When the bot first recorded anything (a message or a ticket); None on an empty database."""
+    a = (await session.exec(select(func.min(Inbox.received_at)))).one()
+    b = (await session.exec(select(func.min(T.created_at)))).one()
+    found = [_as_utc(v) for v in (a, b) if v is not None]
+    return min(found) if found else None  # type: ignore[type-var]
+
+
+# ---------------------------------------------------------------- per-ticket rows (for the spreadsheet)
+
+TICKET_COLUMNS = (
+    "number",
+    "created_at",
+    "resolved_at",
+    "closed_at",
+    "due_at",
+    "community",
+    "area",
+    "grp",
+    "estate",
+    "building",
+    "unit",
+    "category",
+    "summary",
+    "status",
+    "assignee",
+    "supporters",
+    "satisfaction",
+)
+
+
+async def period_tickets(
+    session: AsyncSession, p: Period, *, community: str | None = None, batch: int = 5000
+) -> AsyncIterator[dict[str, Any]]:
+    """Every ticket received in the period, oldest first, streamed (no names, phones or room numbers)."""
+    cols: Sequence[Any] = [T[c] for c in TICKET_COLUMNS]
+    stmt = (
+        select(*cols)
+        .select_from(Ticket.__table__)
+        .where(_received(p), _scope(community))
+        .order_by(T.created_at, T.id)
+        .execution_options(yield_per=batch)
+    )
+    result = await session.stream(stmt)
+    async for row in result:
+        d = dict(zip(TICKET_COLUMNS, row, strict=True))
+        for k in ("created_at", "resolved_at", "closed_at", "due_at"):
+            d[k] = _as_utc(d[k])
+        yield d
+
+
+# ---------------------------------------------------------------- the exactly-once record
+
+RELEASED = datetime(1970, 1, 1, tzinfo=UTC)  # a claim given up after a failed send: free to take at once
+
+
+async def insert_claim(session: AsyncSession, *, period: str, target: str, community: str, now: datetime) -> bool:
+    """Create the digest row as a claim; False if it already exists (another run or process has it).
+
+    On PostgreSQL a concurrent insert of the same key waits for the first transaction and then does
+    nothing; on SQLite the single writer lock serialises the two.
+    """
+    table = Digest.__table__  # type: ignore[attr-defined]
+    ins = postgresql.insert(table) if _dialect(session) == "postgresql" else sqlite.insert(table)
+    stmt = ins.values(period=period, target=target, community=community, claimed_at=_utc(now), attempts=1)
+    result = await session.exec(stmt.on_conflict_do_nothing(index_elements=["period", "target", "community"]))
+    return (result.rowcount or 0) == 1
+
+
+async def get_claim(session: AsyncSession, *, period: str, target: str, community: str) -> Digest | None:
+    from sqlmodel import select as sm_select
+
+    stmt = sm_select(Digest).where(Digest.period == period, Digest.target == target, Digest.community == community)
+    row = (await session.exec(stmt)).first()
+    if row is not None:
+        row.claimed_at = _as_utc(row.claimed_at)  # type: ignore[assignment]
+        row.sent_at = _as_utc(row.sent_at)
+    return row
+
+
+async def reclaim(session: AsyncSession, digest_id: int, *, token: int, now: datetime, resend: bool = False) -> bool:
+    """Take over a claim whose attempt counter is still `token` (compare-and-set): exactly one caller wins."""
+    d = Digest.__table__.c  # type: ignore[attr-defined]
+    stmt = update(Digest.__table__).where(d.id == digest_id, d.attempts == token)  # type: ignore[attr-defined]
+    if not resend:
+        stmt = stmt.where(d.sent_at.is_(None))
+    result = await session.exec(stmt.values(attempts=token + 1, claimed_at=_utc(now), error=None))
+    return (result.rowcount or 0) == 1
+
+
+async def mark_sent(session: AsyncSession, digest_id: int, *, token: int, now: datetime, content_hash: str) -> bool:
+    d = Digest.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        update(Digest.__table__)  # type: ignore[attr-defined]
+        .where(d.id == digest_id, d.attempts == token)
+        .values(sent_at=_utc(now), content_hash=content_hash, error=None)
+    )
+    return ((await session.exec(stmt)).rowcount or 0) == 1
+
+
+async def release_claim(session: AsyncSession, digest_id: int, *, token: int, error: str) -> None:
+    """Record a failed send and free the claim, so the next run retries it (the row stays unsent)."""
+    d = Digest.__table__.c  # type: ignore[attr-defined]
+    await session.exec(
+        update(Digest.__table__)  # type: ignore[attr-defined]
+        .where(d.id == digest_id, d.attempts == token, d.sent_at.is_(None))
+        .values(claimed_at=RELEASED, error=error[:2000])
+    )
+
+
+__all__ = [
+    "RELEASED",
+    "get_claim",
+    "insert_claim",
+    "mark_sent",
+    "reclaim",
+    "release_claim",
+    "OpenTicket",
+    "Period",
+    "ProblemGroup",
+    "TICKET_COLUMNS",
+    "Totals",
+    "first_activity",
+    "oldest_open",
+    "parse_period",
+    "period_before",
+    "period_tickets",
+    "problem_groups",
+    "received_by",
+    "top_relayers",
+    "totals",
+]
+
