@@ -60,6 +60,7 @@ class Context:
     room: RoomInfo
     actor: Actor
     classify_fn: Callable[[str], Awaitable[Classification]]
+    mentioned: bool = False  # the bot was @-mentioned (from the platform's list or "@<bot name>" in the text)
     _classification: Classification | None = None
 
     async def classification(self) -> Classification:

@@ -18,7 +18,7 @@ class HelpHandler:
         self.text = texts.HELP.format(bot_name=bot_name, undo=undo_minutes)
 
     async def __call__(self, ctx: Context) -> Outcome | None:
-        bare_mention = ctx.msg.mentioned_bot and not ctx.text.strip()
+        bare_mention = ctx.mentioned and not ctx.text.strip()
         if bare_mention or _HELP.match(ctx.text):
             return Outcome(replies=[Reply.to(ctx.msg, self.text)], intent="chat")
         return None

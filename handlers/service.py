@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,6 +100,7 @@ class Dispatcher:
 
     async def process(self, msg: IncomingMessage) -> list[Reply]:
         """Record, handle, and send the replies to one message. Never raises for bad input."""
+        msg = sanitize(msg)
         inbox = await self._record(msg)
         if inbox is None:
             return []
@@ -144,6 +145,26 @@ class Dispatcher:
                 sent += 1
         return sent
 
+    async def post(self, produce: Callable[[AsyncSession, datetime], Awaitable[list[Reply]]]) -> list[Reply]:
+        """Run `produce` (a scheduled job: reminders, digests) in one unit of work, queue its replies, send them."""
+
+        async def unit(session: AsyncSession) -> list[Reply]:
+            replies = await produce(session, self.clock())
+            for reply in replies:
+                repo.add_outbox(
+                    session,
+                    inbox_id=None,
+                    room_id=reply.room_id,
+                    contact_id=reply.contact_id,
+                    payload=reply_payload(reply),
+                    not_before=reply.not_before,
+                )
+            return replies
+
+        replies = await self._with_retry(unit)
+        await self.flush_outbox()
+        return replies
+
     # ------------------------------------------------------------ steps
 
     async def _record(self, msg: IncomingMessage) -> Inbox | None:
@@ -155,7 +176,7 @@ class Dispatcher:
             sender_name=msg.sender_name[:200],
             kind=msg.kind,
             mentioned=msg.mentioned_bot,
-            text=_safe_text(msg.text),
+            text=msg.text,
             received_at=msg.timestamp,
         )
         row, created = await self._with_retry(lambda s: repo.record_incoming(s, **fields))
@@ -174,6 +195,7 @@ class Dispatcher:
                     room_id=reply.room_id,
                     contact_id=reply.contact_id,
                     payload=reply_payload(reply),
+                    not_before=reply.not_before,
                 )
             await repo.finish_inbox(
                 session, inbox_id, status=status, intent=outcome.intent, ticket_number=outcome.ticket_number
@@ -213,9 +235,10 @@ class Dispatcher:
         room = await self._room_info(session, msg)
         if room is None or msg.kind != "text":
             return Outcome(intent=None), InboxStatus.IGNORED
+        mentioned = msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or ""))
         text = self.strip_mentions(msg.text)
         text = self.normalize(text[:MAX_TEXT]) if text else ""
-        if not text.strip():
+        if not text.strip() and not mentioned:
             return Outcome(intent="chat"), InboxStatus.DONE
         actor = await self._actor(session, msg, room)
         ctx = Context(
@@ -226,6 +249,7 @@ class Dispatcher:
             room=room,
             actor=actor,
             classify_fn=self.classify,
+            mentioned=mentioned,
         )
         return await self.router.route(ctx), InboxStatus.DONE
 
@@ -278,9 +302,22 @@ class Dispatcher:
         )
 
 
-def _safe_text(text: str) -> str:
+def _safe_text(text: str | None) -> str:
     """Text a database will store: lone surrogates and NULs replaced, nothing dropped silently."""
     if not text:
         return ""
     text = text.replace("\x00", "\ufffd")
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def sanitize(msg: IncomingMessage) -> IncomingMessage:
+    """The message with every string field storable (platform input can carry anything)."""
+    return replace(
+        msg,
+        message_id=_safe_text(msg.message_id) or "empty-id",
+        sender_id=_safe_text(msg.sender_id),
+        sender_name=_safe_text(msg.sender_name),
+        text=_safe_text(msg.text),
+        room_id=_safe_text(msg.room_id) if msg.room_id is not None else None,
+        room_topic=_safe_text(msg.room_topic) if msg.room_topic is not None else None,
+    )

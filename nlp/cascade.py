@@ -1,0 +1,99 @@
+"""The classifier cascade: rules first, a trained model when the rules are unsure, a late (LLM) stage last."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from nlp.types import Classification
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeThresholds:
+    """When each stage's answer is trusted; below `late_below` the late (LLM) stage is asked."""
+
+    rules_confident: float = 0.6
+    model_confident: float = 0.55
+    late_below: float = 0.5
+
+
+class RulesStage(Protocol):
+    def classify(self, text: str) -> Classification: ...
+
+
+class LateStage(Protocol):
+    """A stage consulted only for unsure messages; returns None to keep the current answer."""
+
+    async def refine(self, text: str, current: Classification) -> Classification | None: ...
+
+
+def combine(rule: Classification, pred: Any | None, *, thresholds: CascadeThresholds) -> Classification:
+    """Rules when they are confident; otherwise the model's intent and category if it is more confident.
+
+    The rules' location, urgency and ticket numbers are kept: those are extraction, not classification.
+    """
+    if pred is None or rule.confidence >= thresholds.rules_confident:
+        return rule
+    intent_p = float(pred.intent_prob)
+    if intent_p < thresholds.model_confident or intent_p <= rule.confidence:
+        return rule
+    intent = pred.intent
+    category = None
+    confidence = intent_p
+    if intent == "report":
+        if rule.intent == "report" and rule.category and (pred.category_prob or 0) < thresholds.model_confident:
+            category = rule.category
+        else:
+            category = pred.category or rule.category or "other"
+            confidence = intent_p * float(pred.category_prob or 0.0) ** 0.5
+    return replace(rule, intent=intent, category=category, confidence=round(confidence, 4), stage="model")
+
+
+class Cascade:
+    """Runs the stages in order of cost; each decision keeps its stage and confidence."""
+
+    def __init__(
+        self,
+        rules: RulesStage,
+        *,
+        model: Any | None = None,
+        late: LateStage | None = None,
+        thresholds: CascadeThresholds = CascadeThresholds(),
+    ) -> None:
+        self.rules = rules
+        self.model = model
+        self.late = late
+        self.thresholds = thresholds
+
+    def classify_sync(self, text: str) -> Classification:
+        rule = self.rules.classify(text)
+        if self.model is None or rule.confidence >= self.thresholds.rules_confident:
+            return rule
+        [pred] = self.model.predict([text])
+        return combine(rule, pred, thresholds=self.thresholds)
+
+    def classify_many_sync(self, texts: Sequence[str]) -> list[Classification]:
+        rules = [self.rules.classify(t) for t in texts]
+        if self.model is None:
+            return rules
+        unsure = [i for i, r in enumerate(rules) if r.confidence < self.thresholds.rules_confident]
+        if unsure:
+            preds = self.model.predict([texts[i] for i in unsure])
+            for i, p in zip(unsure, preds, strict=True):
+                rules[i] = combine(rules[i], p, thresholds=self.thresholds)
+        return rules
+
+    async def classify(self, text: str) -> Classification:
+        current = self.classify_sync(text)
+        if self.late is None or current.confidence >= self.thresholds.late_below:
+            return current
+        try:
+            refined = await self.late.refine(text, current)
+        except Exception:  # the late stage is optional help; a bug there must not lose the message
+            log.exception("late classifier stage failed; keeping the earlier answer")
+            return current
+        return refined if refined is not None else current
