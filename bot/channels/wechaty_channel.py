@@ -812,5 +812,10 @@ def _target(reply: Reply) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """One short line for the log (a gRPC error from Node carries a whole stack trace)."""
+    status = getattr(exc, "status", None)
+    message = getattr(exc, "message", None) if status is not None else None
+    text = str(message if message is not None else exc).strip()
+    text = text.splitlines()[0][:200] if text else ""
+    name = type(exc).__name__ + (f" {status.name}" if hasattr(status, "name") else "")
+    return f"{name}: {text}" if text else name

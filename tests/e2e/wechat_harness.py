@@ -120,6 +120,10 @@ class Harness:
     async def stop_server(self) -> None:
         await self.request("POST", "/server/stop")
 
+    async def go_away_on_next_send(self) -> None:
+        """Make the gateway fail the bot's next send and stop right then (restart with `start_server`)."""
+        await self.request("POST", "/server/stop", {"onNextSend": True})
+
     async def start_server(self) -> None:
         await self.request("POST", "/server/start")
 

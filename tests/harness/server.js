@@ -21,7 +21,8 @@
 //   GET  /sent?since=SEQ         what the bot sent, in order: [{seq, id, conversationId, roomId, contactId,
 //                                 text, mentionIds, file: {name, mediaType, size}|null, time}]
 //   POST /reset                  forget what the bot sent (seq keeps counting)
-//   POST /server/stop            stop the gRPC server (the puppet gateway "goes away"); the mock keeps state
+//   POST /server/stop            stop the gRPC server (the puppet gateway "goes away"); the mock keeps state;
+//                                with {"onNextSend": true}: fail the bot's next send and stop right then
 //   POST /server/start           start it again on the same port
 //   POST /shutdown               exit
 
@@ -122,8 +123,19 @@ function newestMessageIdFrom (talkerId, before) {
   return found
 }
 
+// POST /server/stop {"onNextSend": true}: the gateway goes away in the middle of the bot's next send.
+let stopOnNextSend = false
+async function maybeGoAway () {
+  if (!stopOnNextSend) return
+  stopOnNextSend = false
+  log('the gateway goes away during a send')
+  setImmediate(() => stopServer())
+  throw new Error('the puppet gateway went away')
+}
+
 const originalSendText = puppet.messageSendText.bind(puppet)
 puppet.messageSendText = async (conversationId, text, mentionIdList) => {
+  await maybeGoAway()
   const before = new Set(mocker.cacheMessagePayload.keys())
   await originalSendText(conversationId, text, mentionIdList)
   const id = newestMessageIdFrom(bot.id, before) || randomUUID()
@@ -139,6 +151,7 @@ puppet.messageSendText = async (conversationId, text, mentionIdList) => {
 
 const originalSendFile = puppet.messageSendFile.bind(puppet)
 puppet.messageSendFile = async (conversationId, fileBox) => {
+  await maybeGoAway()
   let size = null
   try {
     size = (await fileBox.toBuffer()).length
@@ -280,10 +293,17 @@ async function route (req, url) {
     }
     case 'POST /reset':
       sent = []
+      stopOnNextSend = false
       return { seq }
-    case 'POST /server/stop':
+    case 'POST /server/stop': {
+      const body = await readJson(req)
+      if (body.onNextSend) {
+        stopOnNextSend = true
+        return { grpc: 'running', stopOnNextSend }
+      }
       await stopServer()
       return { grpc: 'stopped' }
+    }
     case 'POST /server/start':
       await startServer()
       return { grpc: 'running' }
