@@ -124,10 +124,14 @@ class DigestContent:
         return "月" if self.period.kind == "month" else "周"
 
 
-def _breakdown(now: dict[str, int], prev: dict[str, int], *, order: list[str] | None = None, names=None) -> list[Breakdown]:
+def _breakdown(
+    now: dict[str, int], prev: dict[str, int], *, order: list[str] | None = None, names=None
+) -> list[Breakdown]:
     """Rows for every key seen in either period, largest now first (ties in configured order)."""
     rank = {k: i for i, k in enumerate(order or [])}
-    keys = sorted(set(now) | set(prev), key=lambda k: (-now.get(k, 0), rank.get(k, len(rank)), -prev.get(k, 0), k))
+    keys = sorted(
+        set(now) | set(prev), key=lambda k: (-now.get(k, 0), rank.get(k, len(rank)), -prev.get(k, 0), k)
+    )
     return [Breakdown(names(k) if names else k, now.get(k, 0), prev.get(k, 0)) for k in keys]
 
 
@@ -140,7 +144,9 @@ def group_hot_issues(groups: list[q.ProblemGroup], taxonomy: Taxonomy, *, limit:
         place = place_label(g.estate, g.building)
         target = None
         for code, issue in clusters:
-            if code == g.category and (issue.problem == problem or similarity(issue.problem, problem) >= HOT_SIMILARITY):
+            if code == g.category and (
+                issue.problem == problem or similarity(issue.problem, problem) >= HOT_SIMILARITY
+            ):
                 target = issue
                 break
         if target is None:
@@ -193,7 +199,11 @@ async def build_digest(
                 overdue=bool(t.due_at and t.due_at < p.end),
             )
         )
-    relayers = [(n, c) for n, c in ((display_name(n), c) for n, c in await q.top_relayers(session, p, community=community)) if n]
+    relayers = [
+        (n, c)
+        for n, c in ((display_name(n), c) for n, c in await q.top_relayers(session, p, community=community))
+        if n
+    ]
     return DigestContent(
         period=p,
         previous=prev,
@@ -242,7 +252,9 @@ def render_text(c: DigestContent, *, limit: int = 2000) -> str:
     if t.received == 0 and t.open == 0 and t.resolved == 0:
         head.append(f"本{unit}没有收到新的诉求，也没有在办的工单。")
         return "\n".join(head)
-    head.append(f"收到 {t.received} 件（上{unit} {pt.received}，{_delta(t.received, pt.received)}），办结 {t.resolved} 件；")
+    head.append(
+        f"收到 {t.received} 件（上{unit} {pt.received}，{_delta(t.received, pt.received)}），办结 {t.resolved} 件；"
+    )
     head.append(f"仍在办 {t.open} 件，其中超期 {t.overdue} 件。")
     median = "—" if t.median_days is None else f"{t.median_days:.1f} 天"
     answered = t.satisfied + t.unsatisfied

@@ -86,9 +86,14 @@ def write_chart(content: DigestContent, path: Path, *, top: int = 12) -> Path:
         ax.legend(prop={"family": FONT_FAMILY}, loc="lower right")
         ax.xaxis.get_major_locator().set_params(integer=True)
     else:
-        ax.text(0.5, 0.5, f"本{unit}没有收到诉求", ha="center", va="center", fontdict=font, transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, f"本{unit}没有收到诉求", ha="center", va="center", fontdict=font, transform=ax.transAxes
+        )
         ax.set_yticks([])
-    ax.set_title(f"{content.scope} {content.period_words} 各类诉求（本{unit} / 上{unit}）", fontdict={**font, "size": 13})
+    ax.set_title(
+        f"{content.scope} {content.period_words} 各类诉求（本{unit} / 上{unit}）",
+        fontdict={**font, "size": 13},
+    )
     ax.set_xlabel("件数", fontdict=font)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -179,7 +184,10 @@ def _summary_rows(c: DigestContent) -> list[list[Any]]:
         rows += [[h.problem, h.category, "、".join(h.places), h.reports] for h in c.hot]
     if c.oldest:
         rows += [[], ["等得最久的在办工单", "类别", "地点", "摘要", "已等(天)", "超期"]]
-        rows += [[f"#{o.number}", o.category, o.place, o.summary, o.days_open, "是" if o.overdue else ""] for o in c.oldest]
+        rows += [
+            [f"#{o.number}", o.category, o.place, o.summary, o.days_open, "是" if o.overdue else ""]
+            for o in c.oldest
+        ]
     if c.relayers:
         rows += [[], ["转达最多的邻长", "件数"]]
         rows += [[n, k] for n, k in c.relayers]

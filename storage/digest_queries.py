@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Digest, Inbox, Ticket, TicketStatus
+from storage.models import Digest, Inbox, Room, Ticket, TicketStatus
 
 T = Ticket.__table__.c  # type: ignore[attr-defined]
 
@@ -54,7 +54,7 @@ def _local_midnight_utc(day: date, zone: ZoneInfo) -> datetime:
 
 
 def parse_period(label: str, tz: str = "Asia/Shanghai") -> Period:
-    """"2026-10" (a month) or "2026-W42" (an ISO week); raises ValueError for anything else."""
+    """ "2026-10" (a month) or "2026-W42" (an ISO week); raises ValueError for anything else."""
     zone = ZoneInfo(tz)
     label = label.strip()
     if m := _MONTH.match(label):
@@ -181,7 +181,14 @@ async def totals(session: AsyncSession, p: Period, *, community: str | None = No
             .select_from(Ticket.__table__)
             .where(_scope(community), T.created_at < end)
             # Rows that can matter: received in the period, still open, or settled in or after it.
-            .where(or_(T.created_at >= start, T.resolved_at.is_(None), T.resolved_at >= start, T.closed_at >= start))
+            .where(
+                or_(
+                    T.created_at >= start,
+                    T.resolved_at.is_(None),
+                    T.resolved_at >= start,
+                    T.closed_at >= start,
+                )
+            )
         )
     ).one()
     out = Totals(
@@ -197,7 +204,9 @@ async def totals(session: AsyncSession, p: Period, *, community: str | None = No
     return out
 
 
-async def _median_days_to_resolve(session: AsyncSession, p: Period, *, community: str | None, n: int) -> float | None:
+async def _median_days_to_resolve(
+    session: AsyncSession, p: Period, *, community: str | None, n: int
+) -> float | None:
     if n == 0:
         return None
     days = _days(session, T.resolved_at, T.created_at).label("d")
@@ -213,7 +222,9 @@ async def _median_days_to_resolve(session: AsyncSession, p: Period, *, community
     return sum(vals) / len(vals) if vals else None
 
 
-async def received_by(session: AsyncSession, p: Period, column: str, *, community: str | None = None) -> dict[str, int]:
+async def received_by(
+    session: AsyncSession, p: Period, column: str, *, community: str | None = None
+) -> dict[str, int]:
     """Tickets received in the period grouped by `column` (category, community, estate, area, grp)."""
     col = T[column]
     stmt = (
@@ -225,7 +236,9 @@ async def received_by(session: AsyncSession, p: Period, column: str, *, communit
     return {k: n for k, n in (await session.exec(stmt)).all()}
 
 
-async def top_relayers(session: AsyncSession, p: Period, *, community: str | None = None, limit: int = 5) -> list[tuple[str, int]]:
+async def top_relayers(
+    session: AsyncSession, p: Period, *, community: str | None = None, limit: int = 5
+) -> list[tuple[str, int]]:
     """The neighbour leaders who relayed the most reports in the period (display names only)."""
     n = func.count().label("n")
     stmt = (
@@ -288,7 +301,17 @@ async def oldest_open(
 ) -> list[OpenTicket]:
     """The tickets open at the period's end that have waited longest."""
     stmt = (
-        select(T.number, T.category, T.summary, T.community, T.estate, T.building, T.created_at, T.due_at, T.status)
+        select(
+            T.number,
+            T.category,
+            T.summary,
+            T.community,
+            T.estate,
+            T.building,
+            T.created_at,
+            T.due_at,
+            T.status,
+        )
         .select_from(Ticket.__table__)
         .where(_open_at(p.end), _scope(community))
         .order_by(T.created_at, T.id)
@@ -317,6 +340,14 @@ async def first_activity(session: AsyncSession) -> datetime | None:
     b = (await session.exec(select(func.min(T.created_at)))).one()
     found = [_as_utc(v) for v in (a, b) if v is not None]
     return min(found) if found else None  # type: ignore[type-var]
+
+
+async def room_ids_by_topic(session: AsyncSession, topics: Sequence[str]) -> dict[str, str]:
+    """Platform ids of rooms the bot has seen, by topic (the newest when a topic was seen twice)."""
+    if not topics:
+        return {}
+    stmt = select(Room.platform_id, Room.topic).where(Room.topic.in_(list(topics))).order_by(Room.id)  # type: ignore[attr-defined]
+    return {topic: pid for pid, topic in (await session.exec(stmt)).all()}
 
 
 # ---------------------------------------------------------------- per-ticket rows (for the spreadsheet)
@@ -367,7 +398,9 @@ async def period_tickets(
 RELEASED = datetime(1970, 1, 1, tzinfo=UTC)  # a claim given up after a failed send: free to take at once
 
 
-async def insert_claim(session: AsyncSession, *, period: str, target: str, community: str, now: datetime) -> bool:
+async def insert_claim(
+    session: AsyncSession, *, period: str, target: str, community: str, now: datetime
+) -> bool:
     """Create the digest row as a claim; False if it already exists (another run or process has it).
 
     On PostgreSQL a concurrent insert of the same key waits for the first transaction and then does
@@ -383,7 +416,9 @@ async def insert_claim(session: AsyncSession, *, period: str, target: str, commu
 async def get_claim(session: AsyncSession, *, period: str, target: str, community: str) -> Digest | None:
     from sqlmodel import select as sm_select
 
-    stmt = sm_select(Digest).where(Digest.period == period, Digest.target == target, Digest.community == community)
+    stmt = sm_select(Digest).where(
+        Digest.period == period, Digest.target == target, Digest.community == community
+    )
     row = (await session.exec(stmt)).first()
     if row is not None:
         row.claimed_at = _as_utc(row.claimed_at)  # type: ignore[assignment]
@@ -391,7 +426,9 @@ async def get_claim(session: AsyncSession, *, period: str, target: str, communit
     return row
 
 
-async def reclaim(session: AsyncSession, digest_id: int, *, token: int, now: datetime, resend: bool = False) -> bool:
+async def reclaim(
+    session: AsyncSession, digest_id: int, *, token: int, now: datetime, resend: bool = False
+) -> bool:
     """Take over a claim whose attempt counter is still `token` (compare-and-set): exactly one caller wins."""
     d = Digest.__table__.c  # type: ignore[attr-defined]
     stmt = update(Digest.__table__).where(d.id == digest_id, d.attempts == token)  # type: ignore[attr-defined]
@@ -401,7 +438,9 @@ async def reclaim(session: AsyncSession, digest_id: int, *, token: int, now: dat
     return (result.rowcount or 0) == 1
 
 
-async def mark_sent(session: AsyncSession, digest_id: int, *, token: int, now: datetime, content_hash: str) -> bool:
+async def mark_sent(
+    session: AsyncSession, digest_id: int, *, token: int, now: datetime, content_hash: str
+) -> bool:
     d = Digest.__table__.c  # type: ignore[attr-defined]
     stmt = (
         update(Digest.__table__)  # type: ignore[attr-defined]
@@ -438,9 +477,9 @@ __all__ = [
     "parse_period",
     "period_before",
     "period_tickets",
+    "room_ids_by_topic",
     "problem_groups",
     "received_by",
     "top_relayers",
     "totals",
 ]
-

@@ -48,34 +48,92 @@ def seeded_tickets() -> list[Ticket]:
     """October 2026 in Asia/Shanghai is [2026-09-30 16:00 UTC, 2026-10-31 16:00 UTC)."""
     return [
         # 01:00 on Oct 1 local, though still Sep 30 in UTC: October's. Resolved after 3 days, satisfied.
-        _t(1, utc(2026, 9, 30, 17), estate="金穗小区", building="4", summary="4栋 下水道堵塞", supporters=3,
-           relay_name="3-2-401王姐", relay_id="wxid_wang", area="一片", grp="三组",
-           status="resolved", resolved_at=utc(2026, 10, 3, 17), satisfaction="satisfied"),
+        _t(
+            1,
+            utc(2026, 9, 30, 17),
+            estate="金穗小区",
+            building="4",
+            summary="4栋 下水道堵塞",
+            supporters=3,
+            relay_name="3-2-401王姐",
+            relay_id="wxid_wang",
+            area="一片",
+            grp="三组",
+            status="resolved",
+            resolved_at=utc(2026, 10, 3, 17),
+            satisfaction="satisfied",
+        ),
         # 23:00 on Sep 30 local: September's (the previous period); closed the same night.
-        _t(2, utc(2026, 9, 30, 15), status="closed", resolved_at=utc(2026, 9, 30, 15, 30),
-           closed_at=utc(2026, 9, 30, 15, 40)),
+        _t(
+            2,
+            utc(2026, 9, 30, 15),
+            status="closed",
+            resolved_at=utc(2026, 9, 30, 15, 30),
+            closed_at=utc(2026, 9, 30, 15, 40),
+        ),
         # 23:59 on Oct 31 local: October's, still open, not yet due.
-        _t(3, utc(2026, 10, 31, 15, 59), category="noise", summary="广场舞噪音", estate="松涛里", area="一片"),
+        _t(
+            3, utc(2026, 10, 31, 15, 59), category="noise", summary="广场舞噪音", estate="松涛里", area="一片"
+        ),
         # 00:30 on Nov 1 local: not October's.
         _t(4, utc(2026, 10, 31, 16, 30), category="noise"),
         # The same problem in another estate: with ticket 1 a hot issue in two places. Overdue at the end.
-        _t(5, utc(2026, 10, 5, 2), estate="湘钢一村", building="2", summary="2栋 下水道堵塞", area="二片",
-           due_at=utc(2026, 10, 8)),
+        _t(
+            5,
+            utc(2026, 10, 5, 2),
+            estate="湘钢一村",
+            building="2",
+            summary="2栋 下水道堵塞",
+            area="二片",
+            due_at=utc(2026, 10, 8),
+        ),
         # Received in September, still open and overdue: the oldest open ticket.
-        _t(6, utc(2026, 9, 10, 2), category="safety", summary="飞线充电", estate="建设小区",
-           due_at=utc(2026, 9, 20), assignee="小陈", status="assigned"),
+        _t(
+            6,
+            utc(2026, 9, 10, 2),
+            category="safety",
+            summary="飞线充电",
+            estate="建设小区",
+            due_at=utc(2026, 9, 20),
+            assignee="小陈",
+            status="assigned",
+        ),
         # Resolved in 2 days, unsatisfied; relayed by a leader whose nickname carries a phone number.
-        _t(7, utc(2026, 10, 10, 2), category="sanitation", summary="垃圾清运不及时", relay_name=f"李四 {PHONE}",
-           relay_id="wxid_li", status="closed", resolved_at=utc(2026, 10, 12, 2), closed_at=utc(2026, 10, 13, 2),
-           satisfaction="unsatisfied"),
+        _t(
+            7,
+            utc(2026, 10, 10, 2),
+            category="sanitation",
+            summary="垃圾清运不及时",
+            relay_name=f"李四 {PHONE}",
+            relay_id="wxid_li",
+            status="closed",
+            resolved_at=utc(2026, 10, 12, 2),
+            closed_at=utc(2026, 10, 13, 2),
+            satisfaction="unsatisfied",
+        ),
         # Withdrawn by the reporter: never counted.
         _t(8, utc(2026, 10, 11, 2), status="withdrawn", closed_at=utc(2026, 10, 11, 3)),
         # Received in October, resolved only in November: open at October's end.
-        _t(9, utc(2026, 10, 20, 2), category="greening", summary="树枝挡窗", relay_name="王贵宝", relay_id="wxid_wgb",
-           status="resolved", resolved_at=utc(2026, 11, 2, 2)),
+        _t(
+            9,
+            utc(2026, 10, 20, 2),
+            category="greening",
+            summary="树枝挡窗",
+            relay_name="王贵宝",
+            relay_id="wxid_wgb",
+            status="resolved",
+            resolved_at=utc(2026, 11, 2, 2),
+        ),
         # Another community.
-        _t(10, utc(2026, 10, 15, 2), category="parking", summary="僵尸车", community="东坪社区", relay_name="王贵宝",
-           relay_id="wxid_wgb2"),
+        _t(
+            10,
+            utc(2026, 10, 15, 2),
+            category="parking",
+            summary="僵尸车",
+            community="东坪社区",
+            relay_name="王贵宝",
+            relay_id="wxid_wgb2",
+        ),
     ]
 
 
