@@ -1,4 +1,7 @@
-"""Evaluate the rules stage on the shared dev file: python tests/nlp/eval_dev.py [even|odd|all] [-v]."""
+"""Evaluate the rules stage: python tests/nlp/eval_dev.py [even|odd|all|fresh] [-v].
+
+even/odd/all read the shared dev file; fresh reads our own independent set, tests/nlp/data/fresh_messages.jsonl.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from nlp.segment import TextProcessor
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT.parent / "shared" / "data" / "dev_messages.jsonl"
+FRESH = Path(__file__).resolve().parent / "data" / "fresh_messages.jsonl"
 
 
 def load_config() -> dict:
@@ -28,7 +32,8 @@ def build_classifier() -> RuleClassifier:
 
 
 def load_rows(half: str = "all") -> list[dict]:
-    rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    path = FRESH if half == "fresh" else DEV
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if half == "even":
         rows = [r for r in rows if int(r["id"][1:]) % 2 == 0]
     elif half == "odd":
