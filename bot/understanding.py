@@ -72,30 +72,36 @@ def load_model(settings: Settings, taxonomy: Taxonomy, processor: TextProcessor)
     return m
 
 
-def build_llm(settings: Settings, taxonomy: Taxonomy, processor: TextProcessor):
-    if not settings.llm.enabled:
+def build_llm(settings: Settings, taxonomy: Taxonomy, names: Sequence[str] = ()):
+    """The LLM stage when llm.base_url and llm.model are set, else None (and nothing else changes).
+
+    The client is made here (only bot/ creates API clients) and handed to the stage, which owns it from then
+    on. Its own retries are off: the stage retries within its timeout, budget and breaker. `names` are people's
+    names to redact; staff names from config are always added.
+    """
+    cfg = settings.llm
+    if not cfg.enabled:
         return None
-    try:
-        from nlp.llm import LLMStage, build_client
-    except ImportError:  # the stage is optional; the rest works without it
-        log.warning("LLM configured but the LLM stage is not available in this build")
-        return None
-    client = build_client(
-        base_url=settings.llm.base_url,
-        api_key=settings.llm.api_key.get_secret_value() if settings.llm.api_key else None,
-        timeout=settings.llm.timeout_seconds,
-    )
+    import openai
+
+    from nlp.llm import LLMStage
+
+    # Always pass a key: with None the client would fall back to OPENAI_API_KEY and could send an OpenAI
+    # key to another provider. Local servers (vLLM, Ollama) accept any placeholder.
+    key = cfg.api_key.get_secret_value() if cfg.api_key else "unused"
+    client = openai.AsyncOpenAI(base_url=cfg.base_url, api_key=key, timeout=cfg.timeout_seconds, max_retries=0)
+    staff = [s.name for s in settings.staff if s.name]
+    log.info("LLM stage on: model %s at %s", cfg.model, cfg.base_url)
     return LLMStage(
         client=client,
-        model=settings.llm.model,
+        model=str(cfg.model),
         taxonomy=taxonomy,
-        processor=processor,
-        timeout=settings.llm.timeout_seconds,
-        max_retries=settings.llm.max_retries,
-        daily_budget=settings.llm.daily_budget,
-        breaker_failures=settings.llm.breaker_failures,
-        breaker_cooldown=settings.llm.breaker_cooldown_seconds,
-        names=[],
+        names=[*staff, *names],
+        timeout=cfg.timeout_seconds,
+        max_retries=cfg.max_retries,
+        daily_budget=cfg.daily_budget,
+        breaker_failures=cfg.breaker_failures,
+        breaker_cooldown=cfg.breaker_cooldown_seconds,
     )
 
 
@@ -106,7 +112,7 @@ async def build_understanding(settings: Settings, *, use_model: bool = True, use
     await asyncio.to_thread(processor.initialize)  # ~1 s of dictionary loading, kept off the event loop
     rules = RuleClassifier(taxonomy, processor, estates)
     model = await asyncio.to_thread(load_model, settings, taxonomy, processor) if use_model else None
-    llm = build_llm(settings, taxonomy, processor) if use_llm else None
+    llm = build_llm(settings, taxonomy) if use_llm else None
     c = settings.classifier
     cascade = Cascade(
         rules,
