@@ -131,13 +131,19 @@ class _Redact(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if message.startswith(("there are endpoint<", "mimeType will be deprecated")):
-            return False  # noise on every connection / file; the first one also carries the token
+        if message.startswith(_UPSTREAM_NOISE):
+            return False  # said on every connection or file; the first three also carry the token
         if self.secret and self.secret in message:
             record.msg, record.args = message.replace(self.secret, "***"), None
         return True
 
 
+_UPSTREAM_NOISE = (
+    "there are endpoint<",
+    "there are two endpoints",
+    "there are two tokens",
+    "mimeType will be",
+)
 _UPSTREAM_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 
 
