@@ -336,8 +336,8 @@ async def oldest_open(
 
 async def first_activity(session: AsyncSession) -> datetime | None:
     """When the bot first recorded anything (a message or a ticket); None on an empty database."""
-    a = (await session.exec(select(func.min(Inbox.received_at)))).one()
-    b = (await session.exec(select(func.min(T.created_at)))).one()
+    a = (await session.exec(select(func.min(Inbox.received_at)))).scalar_one()
+    b = (await session.exec(select(func.min(T.created_at)))).scalar_one()
     found = [_as_utc(v) for v in (a, b) if v is not None]
     return min(found) if found else None  # type: ignore[type-var]
 

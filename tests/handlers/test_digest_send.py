@@ -50,7 +50,12 @@ async def engines(db_url):
 def sender(sessions, send, tmp_path, **kw) -> DigestSender:
     kw.setdefault("clock", lambda: NOW)
     return DigestSender(
-        sessions=sessions, send=send, taxonomy=taxonomy(tmp_path), out_dir=tmp_path / "digests", retry_delay=0, **kw
+        sessions=sessions,
+        send=send,
+        taxonomy=taxonomy(tmp_path),
+        out_dir=tmp_path / "digests",
+        retry_delay=0,
+        **kw,
     )
 
 
@@ -117,7 +122,9 @@ async def test_a_claim_left_by_a_crashed_process_is_taken_over_once_stale(engine
     sessions, _ = engines
     await seed(sessions)
     async with sessions() as s:
-        assert await q.insert_claim(s, period=PERIOD.label, target=ROOM.name, community=ROOM.community, now=NOW)
+        assert await q.insert_claim(
+            s, period=PERIOD.label, target=ROOM.name, community=ROOM.community, now=NOW
+        )
         await s.commit()
     fresh = Inbox()
     assert await sender(sessions, fresh, tmp_path).deliver(PERIOD, ROOM) == Outcome.BUSY
