@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,19 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.base import Channel
 from bot.config import Settings
-from bot.digest_job import RETRY_CRON as DIGEST_RETRY_CRON
-from bot.digest_job import DigestJob
 from bot.scheduler import Scheduler
 from bot.understanding import Understanding, build_understanding
 from handlers.context import RoomInfo
+from handlers.feedback import FeedbackHandler
 from handlers.help import HelpHandler
+from handlers.notify import Notifier
 from handlers.query import QueryHandler
-from handlers.report import ReportHandler
+from handlers.report import Intake, ReportHandler
 from handlers.router import Router
 from handlers.service import Dispatcher, Organisation
+from handlers.staff import StaffHandler
+from handlers.ticket_ops import TicketOps
 from handlers.types import IncomingMessage, Reply
 from handlers.undo import UndoHandler
 from storage import engine as db
+from storage import repo
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +46,35 @@ def organisation_from(settings: Settings) -> Organisation:
     )
 
 
+def build_notifier(settings: Settings) -> Notifier:
+    return Notifier(
+        timezone=settings.schedule.timezone,
+        quiet_hours=settings.schedule.quiet_hours,
+        room_quiet_hours={r.name: r.quiet_hours for c in settings.communities for r in c.rooms},
+    )
+
+
+def build_ticket_ops(settings: Settings, understanding: Understanding) -> TicketOps:
+    return TicketOps(taxonomy=understanding.taxonomy, notifier=build_notifier(settings))
+
+
+def build_intake(settings: Settings, understanding: Understanding) -> Intake:
+    return Intake(
+        taxonomy=understanding.taxonomy,
+        duplicate_window_days=settings.classifier.duplicate_window_days,
+        duplicate_similarity=settings.classifier.duplicate_similarity,
+    )
+
+
 def build_router(settings: Settings, understanding: Understanding) -> Router:
     """Handlers in the order they are tried (DESIGN.md: staff → undo/replies → queries → reports)."""
     taxonomy = understanding.taxonomy
+    ops = build_ticket_ops(settings, understanding)
     return Router(
         [
+            StaffHandler(ops=ops, intake=build_intake(settings, understanding)),
             HelpHandler(bot_name=settings.bot.name, undo_minutes=settings.bot.undo_minutes),
+            FeedbackHandler(ops=ops),
             UndoHandler(window_minutes=settings.bot.undo_minutes),
             QueryHandler(taxonomy=taxonomy),
             ReportHandler(
@@ -78,8 +105,6 @@ class App:
         self.dispatcher: Dispatcher | None = None
         self._flusher: asyncio.Task | None = None
         self.scheduler: Scheduler | None = None
-        self.digests: DigestJob | None = None
-        self.digest_catchup: asyncio.Task | None = None
 
     async def open(self) -> Dispatcher:
         """Database, migrations and understanding, without a channel (for the CLI and tests)."""
@@ -105,44 +130,57 @@ class App:
         if self.channel is not None:
             await dispatcher.recover()
             await self.channel.start(self.on_message)
+            await self.register_configured_rooms()
             self._flusher = asyncio.create_task(self._flush_periodically(), name="outbox-flusher")
             self.scheduler = Scheduler(self.settings.schedule.timezone)
             for name, cron, job in self.scheduled_jobs():
                 self.scheduler.add_cron(name, cron, job)
             self.scheduler.start()
-            # A digest due while the bot was down goes out now (the digest table keeps it to once).
-            self.digest_catchup = asyncio.create_task(self.send_due_digests(), name="digest-catch-up")
         log.info("linju is running (channel %s)", self.channel.name if self.channel else "none")
 
     def scheduled_jobs(self) -> list[tuple[str, str, Callable[[], object]]]:
         """(name, cron, coroutine function) for every periodic job; features add theirs here."""
-        return self.digest_jobs() + []
+        return [("overdue-reminder", self.settings.schedule.overdue_reminder_cron, self.remind_overdue)]
 
-    def digest_jobs(self) -> list[tuple[str, str, Callable[[], object]]]:
-        """The committee digest on its configured schedule, and an hourly retry of one not yet delivered."""
-        return [
-            ("digest", self.settings.schedule.digest_cron, self.send_due_digests),
-            ("digest-retry", DIGEST_RETRY_CRON, self.send_due_digests),
-        ]
+    async def remind_overdue(self) -> int:
+        """Post each community's overdue tickets to its committee rooms; returns how many messages were queued."""
+        assert self.dispatcher is not None and self.understanding is not None, "open() the app first"
+        ops = build_ticket_ops(self.settings, self.understanding)
+        return len(await self.dispatcher.post(ops.overdue_reminders))
 
-    async def send_due_digests(self) -> dict[str, str]:
-        """Send each committee room the digest of the last scheduled period, unless already sent."""
-        assert self.engine is not None and self.understanding is not None, "open() the app first"
-        if self.digests is None:
-            self.digests = DigestJob(
-                self.settings,
-                sessions=db.session_factory(self.engine),
-                send=self._send,
-                taxonomy=self.understanding.taxonomy,
-                channel_name=getattr(self.channel, "name", "none"),
-                text_limit=getattr(self.channel, "max_text_length", 2000),
-                clock=self.clock,
-            )
-        try:
-            return await self.digests.run_due()
-        except Exception:
-            log.exception("sending the due digests failed; the hourly retry will try again")
-            return {}
+    async def register_configured_rooms(self) -> int:
+        """Record configured rooms the bot has not seen yet, so urgent pushes reach a committee room at once.
+
+        A room's platform id is needed to send to it: the console uses the room name; a channel that can look a
+        room up by topic offers `room_id_for_topic`; otherwise (WeChat before the bot has seen the room) the room
+        is recorded when its first message arrives, matched by topic.
+        """
+        assert self.dispatcher is not None
+        resolve = getattr(self.channel, "room_id_for_topic", None)
+        if resolve is None and getattr(self.channel, "name", None) == "console":
+            from bot.channels.console import console_room_id
+
+            resolve = console_room_id
+        if resolve is None:
+            return 0
+        configured = [(c.name, r) for c in self.settings.communities for r in c.rooms]
+
+        async def unit(session) -> int:
+            n = 0
+            for community, r in configured:
+                platform_id = resolve(r.name)
+                if inspect.isawaitable(platform_id):
+                    platform_id = await platform_id
+                if not platform_id:
+                    if r.kind == "committee":
+                        log.warning("committee room %s not found yet; urgent pushes start once it is seen", r.name)
+                    continue
+                await repo.upsert_room(
+                    session, platform_id=platform_id, topic=r.name, community=community, kind=r.kind,
+                    area=r.area, grp=r.group,
+                )
+                n += 1
+            return n
 
     async def on_message(self, msg: IncomingMessage) -> None:
         assert self.dispatcher is not None, "start() the app first"
@@ -170,9 +208,6 @@ class App:
     async def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown()
-        if self.digest_catchup is not None and not self.digest_catchup.done():
-            self.digest_catchup.cancel()
-            await asyncio.gather(self.digest_catchup, return_exceptions=True)
         if self._flusher is not None:
             self._flusher.cancel()
             try:

@@ -3,18 +3,171 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts
-from handlers.context import Context, Outcome
+from handlers.context import Actor, Context, Outcome, RoomInfo
 from handlers.types import Reply
 from nlp.similarity import similarity
 from nlp.summary import summarize
-from nlp.types import Classification, Taxonomy
+from nlp.types import Category, Classification, Taxonomy
 from storage import repo
 from storage.models import Ticket
 
 log = logging.getLogger(__name__)
+
+RELAYING_ROLES = ("neighbour_leader", "group_leader", "area_leader")
+
+
+@dataclass(slots=True)
+class Filed:
+    """What intake did with a report: a new ticket, or one more supporter on an open duplicate."""
+
+    ticket: Ticket
+    duplicate: bool
+    counted: bool = True  # for a duplicate: whether this sender was newly counted as a supporter
+    category: Category | None = None
+
+
+class Intake:
+    """Files tickets from any source (chat, staff 登记, the shell) with one numbering and one duplicate check."""
+
+    def __init__(
+        self,
+        *,
+        taxonomy: Taxonomy,
+        duplicate_window_days: int = 14,
+        duplicate_similarity: float = 0.3,
+        urgent_due_hours: int = 24,
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.duplicate_window = timedelta(days=duplicate_window_days)
+        self.duplicate_similarity = duplicate_similarity
+        self.urgent_due = timedelta(hours=urgent_due_hours)
+
+    def category(self, code: str | None) -> Category:
+        return self.taxonomy.get(code) or self.taxonomy.get("other") or self.taxonomy.categories[-1]
+
+    def due(self, now: datetime, category: Category, urgent: bool) -> datetime:
+        return now + (self.urgent_due if urgent else timedelta(days=category.sla_days))
+
+    async def find_duplicate(
+        self, session: AsyncSession, *, text: str, c: Classification, community: str | None, now: datetime
+    ) -> Ticket | None:
+        """An open ticket of the same category and place (building or estate) with similar words, within the window."""
+        loc = c.location
+        if not (loc.building or loc.estate) or self.duplicate_window <= timedelta(0):
+            return None
+        candidates = await repo.open_tickets(
+            session, category=self.category(c.category).code, since=now - self.duplicate_window, community=community
+        )
+        best, best_score = None, self.duplicate_similarity
+        for t in candidates:
+            if loc.building and t.building != loc.building:
+                continue
+            if loc.estate and t.estate and t.estate != loc.estate:
+                continue
+            if not loc.building and t.building and not (loc.estate and t.estate):
+                continue  # "金穗小区 …" vs "4栋 …" of an unknown estate: not enough to call it the same place
+            score = max(similarity(text, t.text), similarity(text, t.summary))
+            if score >= best_score:
+                best, best_score = t, score
+        return best
+
+    async def support(self, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> bool:
+        """Count one more person behind `ticket`; False (and nothing changes) if they were counted already."""
+        if await repo.has_supported(session, ticket, actor.id):
+            return False
+        ticket.supporters += 1
+        ticket.updated_at = now
+        session.add(ticket)
+        repo.add_event(session, ticket, action="support", actor_id=actor.id, actor_name=actor.name, note=None)
+        return True
+
+    async def intake(
+        self,
+        session: AsyncSession,
+        *,
+        c: Classification,
+        text: str,
+        raw_text: str,
+        actor: Actor,
+        room: RoomInfo,
+        room_id: str | None,
+        source: str,
+        now: datetime,
+        inbox_message_id: str | None = None,
+        reporter: Actor | None = None,
+    ) -> Filed:
+        """File `text` as a ticket, or count it on the open ticket it duplicates."""
+        duplicate = await self.find_duplicate(session, text=text, c=c, community=room.community, now=now)
+        if duplicate is not None:
+            counted = await self.support(session, duplicate, reporter or actor, now)
+            return Filed(ticket=duplicate, duplicate=True, counted=counted)
+        category = self.category(c.category)
+        reporter = reporter or actor
+        relay = actor.role in RELAYING_ROLES
+        ticket = await repo.create_ticket(
+            session,
+            category=category.code,
+            summary=summarize(text, category.name, c.location)[:100],
+            text=raw_text[:20000],
+            estate=c.location.estate,
+            building=c.location.building,
+            unit=c.location.unit,
+            room_no=c.location.room,
+            community=room.community,
+            area=room.area,
+            grp=room.grp,
+            reporter_id=reporter.id,
+            reporter_name=reporter.name,
+            relay_id=actor.id if relay else None,
+            relay_name=actor.name if relay else None,
+            room_id=room_id,
+            source=source,
+            urgent=c.urgent,
+            due_at=self.due(now, category, c.urgent),
+            stage=c.stage,
+            confidence=round(c.confidence, 3),
+            inbox_message_id=inbox_message_id,
+            created_at=now,
+            updated_at=now,
+        )
+        repo.add_event(
+            session,
+            ticket,
+            action="created",
+            actor_id=actor.id,
+            actor_name=actor.name,
+            to_status=ticket.status,
+            note=f"{source} {c.stage} {c.confidence:.2f}",
+        )
+        log.info("filed ticket %s (%s, %s, %s %.2f)", ticket.number, category.code, source, c.stage, c.confidence)
+        return Filed(ticket=ticket, duplicate=False, category=category)
+
+    async def committee_alert(
+        self, session: AsyncSession, ticket: Ticket, *, origin: str, reporter: str, exclude_room_id: str | None
+    ) -> list[Reply]:
+        """The urgent push: every committee room of the ticket's community, at once (never held)."""
+        where = " ".join(p for p in (ticket.estate, _place(ticket)) if p and p not in ticket.summary)
+        text = texts.urgent_alert(
+            ticket.number, self.taxonomy.name_of(ticket.category), where, ticket.summary, origin, reporter
+        )
+        rooms = await repo.committee_rooms(session, ticket.community)
+        out = [Reply(text=text, room_id=r.platform_id, urgent=True) for r in rooms if r.platform_id != exclude_room_id]
+        if not out:
+            log.warning("urgent ticket %s: no committee room known for %s yet", ticket.number, ticket.community)
+        return out
+
+
+def _place(t: Ticket) -> str:
+    place = f"{t.building}栋" if t.building else ""
+    if t.building and t.unit:
+        place += f"{t.unit}单元"
+    return place
 
 
 class ReportHandler:
@@ -29,11 +182,13 @@ class ReportHandler:
         ack: bool = True,
         urgent_due_hours: int = 24,
     ) -> None:
-        self.taxonomy = taxonomy
-        self.duplicate_window = timedelta(days=duplicate_window_days)
-        self.duplicate_similarity = duplicate_similarity
+        self.intake = Intake(
+            taxonomy=taxonomy,
+            duplicate_window_days=duplicate_window_days,
+            duplicate_similarity=duplicate_similarity,
+            urgent_due_hours=urgent_due_hours,
+        )
         self.ack = ack
-        self.urgent_due = timedelta(hours=urgent_due_hours)
 
     async def __call__(self, ctx: Context) -> Outcome | None:
         if ctx.msg.kind != "text" or not ctx.text.strip():
@@ -41,104 +196,37 @@ class ReportHandler:
         c = await ctx.classification()
         if c.intent != "report":
             return None
-        duplicate = await self._find_duplicate(ctx, c)
-        if duplicate is not None:
-            return await self._support(ctx, duplicate)
-        return await self._file(ctx, c)
-
-    async def _find_duplicate(self, ctx: Context, c: Classification) -> Ticket | None:
-        """An open ticket of the same category and place with similar words, within the window."""
-        loc = c.location
-        if not (loc.building or loc.estate):
-            return None
-        candidates = await repo.open_tickets(
-            ctx.session, category=c.category, since=ctx.now - self.duplicate_window, community=ctx.room.community
-        )
-        best, best_score = None, self.duplicate_similarity
-        for t in candidates:
-            if loc.building and t.building != loc.building:
-                continue
-            if loc.estate and t.estate and t.estate != loc.estate:
-                continue
-            score = similarity(ctx.text, t.text)
-            if score >= best_score:
-                best, best_score = t, score
-        return best
-
-    async def _support(self, ctx: Context, ticket: Ticket) -> Outcome:
-        ticket.supporters += 1
-        ticket.updated_at = ctx.now
-        ctx.session.add(ticket)
-        repo.add_event(
-            ctx.session, ticket, action="support", actor_id=ctx.actor.id, actor_name=ctx.actor.name, note=None
-        )
-        text = (
-            f"这件事已经有人反映过了，是工单 #{ticket.number}"
-            f"（{texts.status_words(ticket.status, assignee=ticket.assignee)}），已给您记上一笔，"
-            f"目前共 {ticket.supporters} 人反映。发“查询 {ticket.number}”可看进度。"
-        )
-        return Outcome(replies=[Reply.to(ctx.msg, text)], intent="report", ticket_number=ticket.number)
-
-    async def _file(self, ctx: Context, c: Classification) -> Outcome:
-        category = self.taxonomy.get(c.category) or self.taxonomy.get("other") or self.taxonomy.categories[-1]
-        due = ctx.now + (self.urgent_due if c.urgent else timedelta(days=category.sla_days))
-        summary = summarize(ctx.text, category.name, c.location)
-        relay = ctx.actor.role in ("neighbour_leader", "group_leader", "area_leader")
-        ticket = await repo.create_ticket(
+        filed = await self.intake.intake(
             ctx.session,
-            category=category.code,
-            summary=summary[:100],
-            text=ctx.msg.text[:20000],
-            estate=c.location.estate,
-            building=c.location.building,
-            unit=c.location.unit,
-            room_no=c.location.room,
-            community=ctx.room.community,
-            area=ctx.room.area,
-            grp=ctx.room.grp,
-            reporter_id=ctx.actor.id,
-            reporter_name=ctx.actor.name,
-            relay_id=ctx.actor.id if relay else None,
-            relay_name=ctx.actor.name if relay else None,
+            c=c,
+            text=ctx.text,
+            raw_text=ctx.msg.text,
+            actor=ctx.actor,
+            room=ctx.room,
             room_id=ctx.msg.room_id,
             source="wechat",
-            urgent=c.urgent,
-            due_at=due,
-            stage=c.stage,
-            confidence=round(c.confidence, 3),
+            now=ctx.now,
             inbox_message_id=ctx.msg.message_id,
-            created_at=ctx.now,
-            updated_at=ctx.now,
         )
-        repo.add_event(
-            ctx.session,
-            ticket,
-            action="created",
-            actor_id=ctx.actor.id,
-            actor_name=ctx.actor.name,
-            to_status=ticket.status,
-            note=f"{c.stage} {c.confidence:.2f}",
-        )
+        t = filed.ticket
+        if filed.duplicate:
+            status = texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of)
+            text = texts.duplicate_report(t.number, status, t.supporters, counted=filed.counted)
+            return Outcome(replies=[Reply.to(ctx.msg, text)], intent="report", ticket_number=t.number)
+        category_name = filed.category.name if filed.category else t.category
         place = c.location.describe()
         replies: list[Reply] = []
         if c.urgent:
-            replies.append(Reply.to(ctx.msg, texts.ack_urgent(ticket.number, category.name, place)))
-            replies.extend(await self._alert_committee(ctx, ticket, category.name, place))
+            replies.append(Reply.to(ctx.msg, texts.ack_urgent(t.number, category_name, place)))
+            replies.extend(
+                await self.intake.committee_alert(
+                    ctx.session,
+                    t,
+                    origin=ctx.msg.room_topic or "私聊",
+                    reporter=ctx.actor.name,
+                    exclude_room_id=ctx.msg.room_id,
+                )
+            )
         elif self.ack:
-            replies.append(Reply.to(ctx.msg, texts.ack(ticket.number, category.name, place, due)))
-        log.info("filed ticket %s (%s, %s %.2f)", ticket.number, category.code, c.stage, c.confidence)
-        return Outcome(replies=replies, intent="report", ticket_number=ticket.number)
-
-    async def _alert_committee(self, ctx: Context, ticket: Ticket, category_name: str, place: str) -> list[Reply]:
-        rooms = await repo.rooms_of_kind(ctx.session, "committee")
-        where = place or ctx.room.community
-        origin = ctx.msg.room_topic or "私聊"
-        text = (
-            f"【紧急】工单 #{ticket.number}（{category_name}）{where}：{ticket.summary}。"
-            f"来自“{origin}”的{ctx.actor.name}，请立即处理。"
-        )
-        return [
-            Reply(text=text, room_id=r.platform_id, urgent=True)
-            for r in rooms
-            if r.community in (ctx.room.community, "") and r.platform_id != ctx.msg.room_id
-        ]
+            replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at)))
+        return Outcome(replies=replies, intent="report", ticket_number=t.number)

@@ -108,3 +108,123 @@ HELP = (
 )
 
 EMPTY_TEXT = ""
+
+
+# ---------------------------------------------------------------- staff commands, notices, feedback
+
+STAFF_ONLY = "不好意思，这个命令只有社区工作人员可以用。有问题直接在群里说，我会帮您登记；查进度请发“查询 工单号”。"
+
+STAFF_USAGE = {
+    "assign": "派单请发“派单 工单号 处理人”，例如“派单 0023 物业”。",
+    "start": "开始处理请发“处理 工单号”，例如“处理 0023”。",
+    "resolve": "办结请发“办结 工单号 处理情况”，例如“办结 0023 已疏通”。",
+    "close": "归档请发“关闭 工单号”，例如“关闭 0023”。",
+    "reject": "答复不受理请发“驳回 工单号 理由”，例如“驳回 0023 不属于社区职责”。",
+    "merge": "合并请发“合并 重复的工单号 到 保留的工单号”，例如“合并 0031 到 0023”。",
+    "reclassify": "改类请发“改类 工单号 类别”，例如“改类 0023 排水”。",
+    "list": "查看工单请发“工单 未办结”“工单 超期”或“工单 0023”，可加“来源:议事会”筛选。",
+    "register": "代为登记请发“登记 来源:议事会 问题内容”，例如“登记 来源:议事会 金穗小区健身器材需要增设”。",
+}
+
+STAFF_HELP = "社区工作人员处理命令（工单号可写 0023、#0023 或 23）：\n" + "\n".join(
+    f"· {STAFF_USAGE[k]}" for k in ("assign", "start", "resolve", "close", "reject", "merge", "reclassify", "list", "register")
+)
+
+STAFF_DONE = "好的，工单 #{number}（{summary}）{what}。"
+STAFF_DONE_NOTIFIED = "已告知反映人。"
+STAFF_BAD_STATUS = "工单 #{number} 现在是“{status}”，不能{action}。"
+STAFF_MERGE_SELF = "不能把工单 #{number} 合并到它自己。"
+STAFF_UNKNOWN_CATEGORY = "没有找到类别“{arg}”。可用的类别：{names}。"
+STAFF_AMBIGUOUS_CATEGORY = "“{arg}”可能是：{names}，请写得更具体一些。"
+STAFF_SAME_CATEGORY = "工单 #{number} 已经是“{name}”类了。"
+
+
+def staff_done_what(action: str, *, assignee: str | None = None, note: str | None = None, other: str | None = None) -> str:
+    """What the staff member just did, in a few words, for the confirmation."""
+    if action == "assign":
+        return f"已派给{assignee}"
+    if action == "start":
+        return "已标记为正在处理"
+    if action == "resolve":
+        return "已办结" + (f"：{note}" if note else "") + "，已请反映人评价"
+    if action == "close":
+        return "已归档"
+    if action == "reject":
+        return f"已答复：{note}"
+    if action == "merge":
+        return f"已并入工单 #{other}"
+    if action == "reclassify":
+        return f"已改为“{other}”类"
+    return ACTION_WORDS.get(action, action)
+
+
+def _about(number: str, summary: str) -> str:
+    return f"工单 #{number}（{summary}）" if summary else f"工单 #{number}"
+
+
+def notice(action: str, number: str, summary: str, *, assignee: str | None, note: str | None, other: str | None) -> str | None:
+    """The one line a reporter's room gets when their ticket moves on; None where nothing needs saying."""
+    about = _about(number, summary)
+    if action == "assign":
+        return f"您反映的{about}已派给{assignee or '工作人员'}处理，有进展会再告诉您。"
+    if action == "start":
+        return f"您反映的{about}正在处理中，请再耐心等一等。"
+    if action == "resolve":
+        done = f"：{note}" if note else ""
+        return f"您反映的{about}已处理完成{done}。您对处理结果满意吗？请回复“满意”或“不满意”。"
+    if action == "close":
+        return f"您反映的{about}已办结归档，谢谢您帮社区发现问题。"
+    if action == "reject":
+        why = f"：{note}" if note else ""
+        return f"您反映的{about}社区已答复{why}。如还需要帮忙，可以联系社区工作人员。"
+    if action == "merge":
+        return f"您反映的{about}和工单 #{other} 是同一件事，已并在一起处理，发“查询 {other}”可看进度。"
+    if action == "reopen":
+        return f"您反映的{about}重新处理中，有进展会再告诉您。"
+    return None
+
+
+FEEDBACK_THANKS = "谢谢您的评价！工单 #{number} 已办结归档。"
+FEEDBACK_REOPENED = "抱歉没让您满意。工单 #{number} 已重新打开，社区会再跟进，有进展再告诉您。"
+FEEDBACK_TO_STAFF = "【回访不满意】工单 #{number}（{category}｜{summary}）反映人对处理结果不满意，已重新打开，请跟进。"
+
+REGISTERED = "已登记为工单 #{number}（{category}{where}），来源：{source}。"
+REGISTERED_DUPLICATE = "这件事和工单 #{number}（{status}）是同一件事，已给它记上一笔，目前共 {supporters} 人反映。"
+
+
+def duplicate_report(number: str, status: str, supporters: int, *, counted: bool) -> str:
+    if not counted:
+        return f"您已经反映过这件事了，是工单 #{number}（{status}）。发“查询 {number}”可看进度。"
+    return (
+        f"这件事已经有人反映过了，是工单 #{number}（{status}），已给您记上一笔，"
+        f"目前共 {supporters} 人反映。发“查询 {number}”可看进度。"
+    )
+
+
+def urgent_alert(number: str, category_name: str, where: str, summary: str, origin: str, reporter: str) -> str:
+    what = f"{where} {summary}".strip()
+    return f"【紧急】工单 #{number}（{category_name}）{what}。来自“{origin}”的{reporter}，请立即处理。"
+
+
+LIST_EMPTY = {"open": "目前没有未办结的工单。", "overdue": "目前没有超期的工单。"}
+LIST_HEADER = {"open": "未办结工单 {n} 件：", "overdue": "超期工单 {n} 件："}
+LIST_MORE = "……还有 {n} 件，可用“linju tickets list”看全部。"
+OVERDUE_REMINDER = "【超期提醒】{community}有 {n} 件工单已过办理期限，请抓紧处理："
+
+# Where a ticket came from: stored as a short code, shown and typed in Chinese.
+SOURCE_NAMES = {
+    "wechat": "微信群",
+    "box": "意见箱",
+    "notebook": "民情日记",
+    "meeting": "议事会",
+    "phone": "电话",
+    "visit": "走访",
+    "shell": "后台登记",
+}
+SOURCE_ALIASES = {"意见箱": "box", "信箱": "box", "民情日记": "notebook", "日记": "notebook", "笔记": "notebook",
+                  "议事会": "meeting", "会议": "meeting", "居民议事会": "meeting", "电话": "phone", "来电": "phone",
+                  "走访": "visit", "上门": "visit", "入户": "visit", "微信": "wechat", "微信群": "wechat"}
+
+
+def source_name(code: str) -> str:
+    return SOURCE_NAMES.get(code, code)

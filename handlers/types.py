@@ -54,6 +54,7 @@ class Reply:
     mentions: tuple[Mention, ...] = ()
     file: Path | None = None
     urgent: bool = False
+    not_before: datetime | None = None  # a notice held for the room's quiet hours goes out at this time
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.contact_id is None):

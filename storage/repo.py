@@ -313,3 +313,88 @@ def set_status(
         to_status=to_status,
         note=note,
     )
+
+
+# ---------------------------------------------------------------- ticket life (staff commands, feedback)
+
+
+async def awaiting_feedback(
+    session: AsyncSession, person_id: str, *, since: datetime | None = None, number: str | None = None
+) -> Ticket | None:
+    """The person's most recently resolved ticket (as reporter or relaying leader) not yet rated."""
+    stmt = (
+        select(Ticket)
+        .where(Ticket.status == TicketStatus.RESOLVED)
+        .where(col(Ticket.satisfaction).is_(None))
+        .where((Ticket.reporter_id == person_id) | (Ticket.relay_id == person_id))
+    )
+    if since is not None:
+        stmt = stmt.where(col(Ticket.resolved_at) >= since)
+    if number is not None:
+        stmt = stmt.where(Ticket.number == number)
+    stmt = stmt.order_by(col(Ticket.resolved_at).desc(), col(Ticket.id).desc()).limit(1)
+    return (await session.exec(stmt)).first()
+
+
+async def committee_rooms(session: AsyncSession, community: str | None) -> Sequence[Room]:
+    """Committee rooms of a community (rooms configured without a community serve every community)."""
+    stmt = select(Room).where(Room.kind == "committee")
+    if community:
+        stmt = stmt.where(col(Room.community).in_([community, ""]))
+    return (await session.exec(stmt.order_by(col(Room.id)))).all()
+
+
+async def has_supported(session: AsyncSession, ticket: Ticket, actor_id: str) -> bool:
+    """Whether this person already counts among the ticket's reporters."""
+    if ticket.reporter_id == actor_id or ticket.relay_id == actor_id:
+        return True
+    stmt = (
+        select(func.count())
+        .select_from(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id)
+        .where(TicketEvent.action == "support")
+        .where(TicketEvent.actor_id == actor_id)
+    )
+    return (await session.exec(stmt)).one() > 0
+
+
+async def find_tickets(
+    session: AsyncSession,
+    *,
+    open_only: bool = False,
+    overdue_at: datetime | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    community: str | None = None,
+    limit: int = 200,
+) -> Sequence[Ticket]:
+    """Tickets for staff lists: open or overdue (by due date), optionally by status, source and community."""
+    stmt = select(Ticket)
+    if open_only or overdue_at is not None:
+        stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
+    if overdue_at is not None:
+        stmt = stmt.where(col(Ticket.due_at).is_not(None)).where(col(Ticket.due_at) < overdue_at)
+    if status:
+        stmt = stmt.where(Ticket.status == status)
+    if source:
+        stmt = stmt.where(Ticket.source == source)
+    if community:
+        stmt = stmt.where(Ticket.community == community)
+    if overdue_at is not None:
+        stmt = stmt.order_by(col(Ticket.due_at), col(Ticket.id))
+    else:
+        stmt = stmt.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+    return (await session.exec(stmt.limit(limit))).all()
+
+
+async def count_tickets(
+    session: AsyncSession, *, open_only: bool = False, overdue_at: datetime | None = None, source: str | None = None
+) -> int:
+    stmt = select(func.count()).select_from(Ticket)
+    if open_only or overdue_at is not None:
+        stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
+    if overdue_at is not None:
+        stmt = stmt.where(col(Ticket.due_at).is_not(None)).where(col(Ticket.due_at) < overdue_at)
+    if source:
+        stmt = stmt.where(Ticket.source == source)
+    return (await session.exec(stmt)).one()

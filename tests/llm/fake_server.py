@@ -39,7 +39,7 @@ def message_of(body: dict[str, Any]) -> str | None:
 class FakeLLM:
     """Serves POST /v1/chat/completions on 127.0.0.1 and a free port; records every request body."""
 
-    def __init__(self, answers: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, answers: dict[str, dict[str, Any]] | None = None, *, port: int = 0) -> None:
         self.answers: dict[str, dict[str, Any]] = dict(answers or {})
         self.mode = "correct"
         self.delay = 2.0
@@ -48,7 +48,7 @@ class FakeLLM:
         self.headers: list[dict[str, str]] = []
         self.respond: Callable[[str | None, dict[str, Any]], tuple[int, Any]] | None = None
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-llm", daemon=True
@@ -116,6 +116,9 @@ class FakeLLM:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per response and no Nagle delay: otherwise each loopback call waits ~40 ms for an ACK.
+            wbufsize = 1 << 16
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
                 pass
@@ -168,3 +171,59 @@ class FakeLLM:
             ],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }
+
+
+def gold_answers(rows: list[dict[str, Any]], key: Callable[[str], str]) -> dict[str, dict[str, Any]]:
+    """A correct model for labelled rows (dev_messages.jsonl fields), keyed by what the stage sends."""
+    answers = {}
+    for r in rows:
+        report = r["intent"] == "report"
+        answers[key(r["text"])] = {
+            "intent": r["intent"],
+            "category": r.get("category") if report else None,
+            "summary": "",
+            "building": r.get("building"),
+            "urgent": bool(r.get("urgent")) and report,
+        }
+    return answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the fake on a port for manual runs: python -m tests.llm.fake_server --mode correct --gold FILE."""
+    import argparse
+
+    from nlp.redact import redact
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--mode", choices=MODES, default="correct")
+    p.add_argument("--delay", type=float, default=30.0, help="seconds a 'slow' answer takes")
+    p.add_argument("--gold", help="labelled JSON Lines whose labels the 'correct' model answers with")
+    p.add_argument("--name", action="append", default=[], help="a name the bot redacts (repeat); default: config staff")
+    args = p.parse_args(argv)
+    names = args.name
+    if not names:
+        from pathlib import Path
+
+        import yaml
+
+        cfg = yaml.safe_load(Path("config.yaml").read_text(encoding="utf-8"))
+        names = [s["name"] for s in cfg.get("staff") or [] if s.get("name")]
+    rows = []
+    if args.gold:
+        with open(args.gold, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    fake = FakeLLM(gold_answers(rows, lambda t: redact(t, names)), port=args.port)
+    fake.mode, fake.delay = args.mode, args.delay
+    print(f"fake LLM ({args.mode}) at {fake.url}", flush=True)
+    try:
+        fake._httpd.serve_forever(poll_interval=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print(f"{len(fake.requests)} requests", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

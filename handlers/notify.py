@@ -1,0 +1,113 @@
+"""Status-change notices to the reporter's room, held during the room's quiet hours unless urgent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers import texts
+from handlers.types import Mention, Reply
+from storage import repo
+from storage.models import Ticket
+
+_SPEC = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-~～到至]\s*(\d{1,2}):(\d{2})\s*$")
+_OFF = {"", "off", "none", "no", "false", "关", "无"}
+
+# Never shown to anyone but staff: phone numbers, room numbers written as 7-1-502 / 502室.
+_PRIVATE = re.compile(r"1[3-9]\d{9}|\d{3,4}-?\d{7,8}|\d{1,3}-\d{1,2}-\d{3,4}|\d{3,4}\s*室|\d{3,4}号房")
+
+
+def redact(text: str | None) -> str | None:
+    """A note as a resident may read it: phone and room numbers replaced by ***."""
+    return _PRIVATE.sub("***", text) if text else text
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window (local time) in which non-urgent notices wait; may run past midnight."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, spec: str | None) -> QuietHours | None:
+        """ "22:00-07:00" → QuietHours; "", "off" or None → no quiet hours. Raises ValueError when malformed."""
+        if spec is None or spec.strip().lower() in _OFF:
+            return None
+        m = _SPEC.match(spec)
+        if not m:
+            raise ValueError(f"quiet hours must look like 22:00-07:00, not {spec!r}")
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+            raise ValueError(f"quiet hours must look like 22:00-07:00, not {spec!r}")
+        if (h1, m1) == (h2, m2):
+            return None
+        return cls(time(h1, m1), time(h2, m2))
+
+    def contains(self, t: time) -> bool:
+        if self.start < self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+    def release_at(self, now: datetime, tz: ZoneInfo) -> datetime | None:
+        """When a notice written at `now` may go out: None if now is outside the window, else the window's end."""
+        local = now.astimezone(tz)
+        if not self.contains(local.time().replace(tzinfo=None)):
+            return None
+        end = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(UTC)
+
+
+class Notifier:
+    """Builds the line a reporter's room gets when their ticket changes, with quiet hours applied."""
+
+    def __init__(
+        self,
+        *,
+        timezone: str = "Asia/Shanghai",
+        quiet_hours: str | None = "22:00-07:00",
+        room_quiet_hours: Mapping[str, str | None] | None = None,
+    ) -> None:
+        self.tz = ZoneInfo(timezone)
+        self.default = QuietHours.parse(quiet_hours)
+        # by room topic; a room without its own setting uses the default
+        self.rooms = {topic: QuietHours.parse(spec) for topic, spec in (room_quiet_hours or {}).items() if spec is not None}
+
+    def hold_until(self, now: datetime, *, topic: str | None, urgent: bool = False) -> datetime | None:
+        if urgent:
+            return None
+        quiet = self.rooms.get(topic, self.default) if topic is not None else self.default
+        return quiet.release_at(now, self.tz) if quiet else None
+
+    async def status_notice(
+        self,
+        session: AsyncSession,
+        ticket: Ticket,
+        action: str,
+        *,
+        now: datetime,
+        note: str | None = None,
+        other: str | None = None,
+    ) -> list[Reply]:
+        """The reporter (and relaying leader) told, in their room, that `ticket` moved on; [] if no one to tell."""
+        text = texts.notice(
+            action, ticket.number, ticket.summary, assignee=ticket.assignee, note=redact(note), other=other
+        )
+        if text is None or ticket.source != "wechat" or not ticket.reporter_id:
+            return []
+        if ticket.room_id is None:  # reported in a private chat: answer there
+            hold = self.hold_until(now, topic=None, urgent=ticket.urgent)
+            return [Reply(text=text, contact_id=ticket.reporter_id, not_before=hold)]
+        mentions = [Mention(ticket.reporter_id, ticket.reporter_name)]
+        if ticket.relay_id and ticket.relay_id != ticket.reporter_id:
+            mentions.append(Mention(ticket.relay_id, ticket.relay_name or ""))
+        room = await repo.get_room(session, ticket.room_id)
+        hold = self.hold_until(now, topic=room.topic if room else None, urgent=ticket.urgent)
+        return [Reply(text=text, room_id=ticket.room_id, mentions=tuple(mentions), not_before=hold)]

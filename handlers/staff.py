@@ -1,0 +1,208 @@
+"""Staff commands in plain Chinese with a fixed shape (派单 0023 物业, 办结 0023 已疏通, 工单 超期 ...)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from handlers import texts
+from handlers.context import Context, Outcome, RoomInfo
+from handlers.report import Intake
+from handlers.ticket_ops import OpError, TicketOps
+from handlers.types import Reply
+
+log = logging.getLogger(__name__)
+
+# The first word decides the command; synonyms staff actually use map to the same action.
+VERBS = {
+    "派单": "assign",
+    "指派": "assign",
+    "处理": "start",
+    "受理": "start",
+    "办结": "resolve",
+    "关闭": "close",
+    "归档": "close",
+    "驳回": "reject",
+    "退回": "reject",
+    "合并": "merge",
+    "改类": "reclassify",
+    "工单": "list",
+    "登记": "register",
+}
+# Commands that change a ticket: a non-staff sender who writes one gets a refusal.
+MUTATING = {"assign", "start", "resolve", "close", "reject", "merge", "reclassify", "register"}
+NEEDS_ARG = {"assign", "reject", "reclassify"}
+
+_HEAD = re.compile(r"^\s*[/／]?(" + "|".join(VERBS) + r")(?=$|[\s#＃:：\d])[\s:：]*(.*)$", re.S)
+_NUMBER = re.compile(r"^[#＃]?\s*(\d{1,8})(?=$|\s)\s*(.*)$", re.S)
+_MERGE_INTO = re.compile(r"^(?:到|至|进|入|并入|->|→)?\s*[#＃]?\s*(\d{1,8})\s*$")
+_SOURCE = re.compile(r"^来源\s*[:：]\s*(\S+)\s*(.*)$", re.S)
+_OPEN_WORDS = {"未办结", "未办", "未完成", "在办", "待办", "open", ""}
+_OVERDUE_WORDS = {"超期", "逾期", "超时", "overdue"}
+_HELP_WORDS = {"帮助", "help", "命令", "说明"}
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A well-formed staff command."""
+
+    action: str  # assign start resolve close reject merge reclassify list_open list_overdue show help register
+    number: str | None = None
+    arg: str | None = None  # assignee, note, reason, category, or the text to register
+    target: str | None = None  # merge: the ticket that stays
+    source: str | None = None  # lists and 登记: where tickets came from (a code such as "meeting")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandError:
+    """A command word with the wrong shape: `usage` says the right form in one line."""
+
+    action: str
+    problem: str  # "number" | "missing"
+
+    @property
+    def usage(self) -> str:
+        key = "list" if self.action.startswith("list") or self.action == "show" else self.action
+        return texts.STAFF_USAGE[key]
+
+
+def ticket_number(raw: str) -> str:
+    """'23', '0023' and '#0023' are the same ticket: at least four digits."""
+    return raw.lstrip("#＃").strip().zfill(4)
+
+
+def source_code(raw: str) -> str:
+    raw = raw.strip()
+    if raw in texts.SOURCE_NAMES:
+        return raw
+    return texts.SOURCE_ALIASES.get(raw, raw[:20])
+
+
+def parse_command(text: str) -> Command | CommandError | None:
+    """Parse a staff command; None when the text is not one (then it is an ordinary message).
+
+    Pure: no database, no sender. Who may run it is decided by the handler.
+    """
+    m = _HEAD.match(text.strip())
+    if not m:
+        return None
+    action, rest = VERBS[m.group(1)], m.group(2).strip()
+    if action == "list":
+        return _parse_list(rest)
+    if action == "register":
+        return _parse_register(rest)
+    if not rest:
+        return CommandError(action, "missing")
+    n = _NUMBER.match(rest)
+    if not n:
+        return CommandError(action, "number")
+    number, arg = ticket_number(n.group(1)), n.group(2).strip()
+    if int(number) == 0:
+        return CommandError(action, "number")
+    if action == "merge":
+        into = _MERGE_INTO.match(arg)
+        if not arg:
+            return CommandError(action, "missing")
+        if not into or int(into.group(1)) == 0:
+            return CommandError(action, "number")
+        return Command("merge", number=number, target=ticket_number(into.group(1)))
+    if action in NEEDS_ARG and not arg:
+        return CommandError(action, "missing")
+    return Command(action, number=number, arg=arg or None)
+
+
+def _parse_list(rest: str) -> Command | None:
+    # "工单" is also an ordinary word ("工单0023处理完了吗"): anything but the exact shapes is not a command.
+    source = None
+    s = _SOURCE.search(rest)
+    if s:
+        source, rest = source_code(s.group(1)), s.group(2).strip()
+    else:
+        m = re.match(r"^(.*?)\s*来源\s*[:：]\s*(\S+)\s*$", rest)
+        if m:
+            rest, source = m.group(1).strip(), source_code(m.group(2))
+    if rest in _HELP_WORDS and source is None:
+        return Command("help")
+    if rest in _OPEN_WORDS:
+        return Command("list_open", source=source)
+    if rest in _OVERDUE_WORDS:
+        return Command("list_overdue", source=source)
+    n = _NUMBER.match(rest)
+    if n and not n.group(2) and source is None and int(n.group(1)) > 0:
+        return Command("show", number=ticket_number(n.group(1)))
+    return None
+
+
+def _parse_register(rest: str) -> Command | CommandError:
+    source = "shell"
+    s = _SOURCE.match(rest)
+    if s:
+        source, rest = source_code(s.group(1)), s.group(2).strip()
+    if not rest:
+        return CommandError("register", "missing")
+    return Command("register", arg=rest, source=source)
+
+
+class StaffHandler:
+    """Runs staff commands; anyone else who writes one gets a polite refusal and nothing changes."""
+
+    name = "staff"
+
+    def __init__(self, *, ops: TicketOps, intake: Intake) -> None:
+        self.ops = ops
+        self.intake = intake
+
+    async def __call__(self, ctx: Context) -> Outcome | None:
+        if ctx.msg.kind != "text":
+            return None
+        parsed = parse_command(ctx.text)
+        if parsed is None:
+            return None
+        if not ctx.actor.is_staff:
+            if isinstance(parsed, CommandError) or parsed.action in ("show", "help"):
+                return None  # an ordinary message after all, or a status query: later handlers answer it
+            log.info("refused %s from non-staff %s", parsed.action, ctx.actor.name)
+            return Outcome(replies=[Reply.to(ctx.msg, texts.STAFF_ONLY)], intent="command")
+        if isinstance(parsed, CommandError):
+            return Outcome(replies=[Reply.to(ctx.msg, parsed.usage)], intent="command")
+        try:
+            replies = await self._run(ctx, parsed)
+        except OpError as exc:
+            replies = [Reply.to(ctx.msg, str(exc))]
+        return Outcome(replies=replies, intent="command", ticket_number=parsed.number)
+
+    async def _run(self, ctx: Context, cmd: Command) -> list[Reply]:
+        if cmd.action == "help":
+            return [self._private_to_staff(ctx, texts.STAFF_HELP)]
+        if cmd.action in ("list_open", "list_overdue", "show"):
+            text = await self.ops.describe(ctx.session, cmd, now=ctx.now, community=None)
+            return [self._private_to_staff(ctx, text)]
+        if cmd.action == "register":
+            return await self._register(ctx, cmd)
+        change = await self.ops.apply(ctx.session, cmd, actor=ctx.actor, now=ctx.now)
+        return [Reply.to(ctx.msg, change.confirmation), *change.notices]
+
+    def _private_to_staff(self, ctx: Context, text: str) -> Reply:
+        # Lists show places and names: said in a committee room or privately, never in a residents' room.
+        if ctx.room.is_committee or ctx.msg.is_private:
+            return Reply.to(ctx.msg, text, mention=False)
+        return Reply(text=text, contact_id=ctx.msg.sender_id)
+
+    async def _register(self, ctx: Context, cmd: Command) -> list[Reply]:
+        assert cmd.arg is not None
+        text = cmd.arg
+        c = await ctx.classify_fn(text)
+        filed = await self.intake.intake(
+            ctx.session,
+            c=c,
+            text=text,
+            raw_text=text,
+            actor=ctx.actor,
+            room=RoomInfo(community=ctx.room.community, kind=ctx.room.kind),
+            room_id=None,
+            source=cmd.source or "shell",
+            now=ctx.now,
+            inbox_message_id=ctx.msg.message_id,
+        )
+        return [Reply.to(ctx.msg, self.ops.filed_text(filed, c))]

@@ -1,0 +1,276 @@
+"""What staff can do to a ticket, shared by the chat commands and `linju tickets`: same rules, same events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers import texts
+from handlers.context import Actor
+from handlers.notify import Notifier
+from handlers.types import Reply
+from nlp.types import Category, Classification, Taxonomy
+from storage import repo
+from storage.models import Ticket, TicketEvent, TicketStatus
+
+if TYPE_CHECKING:
+    from handlers.report import Filed
+    from handlers.staff import Command
+
+S = TicketStatus
+# action → (statuses it may start from, status it leads to; None = unchanged)
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "assign": (S.OPEN, S.ASSIGNED),
+    "start": (S.OPEN, S.IN_PROGRESS),
+    "resolve": (S.OPEN, S.RESOLVED),
+    "close": (S.OPEN | {S.RESOLVED}, S.CLOSED),
+    "reject": (S.OPEN, S.REJECTED),
+    "merge": (S.OPEN, S.DUPLICATE),
+    "reclassify": (S.ALL - {S.WITHDRAWN, S.DUPLICATE}, None),
+    "reopen": (frozenset({S.RESOLVED, S.CLOSED, S.REJECTED}), S.REOPENED),
+}
+
+LIST_LIMIT = 20
+
+
+class OpError(Exception):
+    """The command cannot be carried out; the message (Chinese) says why, for the person who asked."""
+
+
+@dataclass(slots=True)
+class Change:
+    ticket: Ticket
+    event: TicketEvent
+    confirmation: str  # for the staff member
+    notices: list[Reply] = field(default_factory=list)  # for the reporter's room
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def resolve_category(taxonomy: Taxonomy, word: str) -> Category:
+    """A category from its code, its name, or a recognisable part of either ("排水" → drainage)."""
+    w = word.strip().lower()
+    cats = taxonomy.categories
+    tiers = [
+        [c for c in cats if c.code.lower() == w or c.name == w],
+        [c for c in cats if w in c.name or (len(c.name) >= 2 and c.name in w)],
+        [c for c in cats if any(k.split(":")[0] == w for k in c.keywords if not k.startswith("~"))],
+        [c for c in cats if len(w) >= 2 and w in c.description],
+    ]
+    for found in tiers:
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            names = "、".join(c.name for c in found)
+            raise OpError(texts.STAFF_AMBIGUOUS_CATEGORY.format(arg=word, names=names))
+    names = "、".join(c.name for c in cats)
+    raise OpError(texts.STAFF_UNKNOWN_CATEGORY.format(arg=word, names=names))
+
+
+class TicketOps:
+    """Moves tickets through their life; every change is a ticket_event; the reporter's room is told."""
+
+    def __init__(self, *, taxonomy: Taxonomy, notifier: Notifier, urgent_due_hours: int = 24) -> None:
+        self.taxonomy = taxonomy
+        self.notifier = notifier
+        self.urgent_due = timedelta(hours=urgent_due_hours)
+        self.tz: ZoneInfo = notifier.tz
+
+    async def get(self, session: AsyncSession, number: str) -> Ticket:
+        t = await repo.get_ticket(session, number)
+        if t is None:
+            raise OpError(texts.no_such_ticket(number))
+        return t
+
+    def _check(self, t: Ticket, action: str) -> str | None:
+        allowed, to_status = TRANSITIONS[action]
+        if t.status not in allowed:
+            raise OpError(
+                texts.STAFF_BAD_STATUS.format(
+                    number=t.number,
+                    status=texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of),
+                    action=texts.ACTION_WORDS.get(action, action),
+                )
+            )
+        return to_status
+
+    def due_from(self, t: Ticket, start: datetime) -> datetime:
+        cat = self.taxonomy.get(t.category)
+        return start + (self.urgent_due if t.urgent else timedelta(days=cat.sla_days if cat else 7))
+
+    async def apply(self, session: AsyncSession, cmd: Command, *, actor: Actor, now: datetime) -> Change:
+        """Carry out a mutating command (assign, start, resolve, close, reject, merge, reclassify)."""
+        assert cmd.number is not None
+        t = await self.get(session, cmd.number)
+        if cmd.action == "merge":
+            return await self._merge(session, t, cmd.target or "", actor=actor, now=now)
+        if cmd.action == "reclassify":
+            return await self._reclassify(session, t, cmd.arg or "", actor=actor, now=now)
+        to_status = self._check(t, cmd.action)
+        assert to_status is not None
+        note = cmd.arg
+        if cmd.action == "assign":
+            t.assignee = (cmd.arg or "")[:100]
+            note = t.assignee
+        if cmd.action == "resolve":
+            t.satisfaction = None  # ask again, also after a reopening
+        event = repo.set_status(
+            session, t, to_status, actor_id=actor.id, actor_name=actor.name, action=cmd.action, note=note, now=now
+        )
+        notices = await self.notifier.status_notice(session, t, cmd.action, now=now, note=cmd.arg)
+        return self._change(t, event, cmd.action, notices, assignee=t.assignee, note=cmd.arg)
+
+    async def reopen(
+        self, session: AsyncSession, t: Ticket, *, actor: Actor, now: datetime, action: str = "reopen", note: str | None = None
+    ) -> TicketEvent:
+        self._check(t, "reopen")
+        t.due_at = self.due_from(t, now)
+        return repo.set_status(
+            session, t, S.REOPENED, actor_id=actor.id, actor_name=actor.name, action=action, note=note, now=now
+        )
+
+    async def _merge(self, session: AsyncSession, t: Ticket, target: str, *, actor: Actor, now: datetime) -> Change:
+        if target == t.number:
+            raise OpError(texts.STAFF_MERGE_SELF.format(number=t.number))
+        keep = await self.get(session, target)
+        if keep.status in (S.DUPLICATE, S.WITHDRAWN):
+            raise OpError(
+                texts.STAFF_BAD_STATUS.format(
+                    number=keep.number,
+                    status=texts.status_words(keep.status, duplicate_of=keep.duplicate_of),
+                    action="接收合并",
+                )
+            )
+        self._check(t, "merge")
+        t.duplicate_of = keep.number
+        event = repo.set_status(
+            session, t, S.DUPLICATE, actor_id=actor.id, actor_name=actor.name, action="merge",
+            note=f"并入 #{keep.number}", now=now,
+        )
+        keep.supporters += t.supporters
+        keep.updated_at = now
+        session.add(keep)
+        repo.add_event(
+            session, keep, action="merge", actor_id=actor.id, actor_name=actor.name,
+            note=f"并入 #{t.number}（{t.supporters} 人反映）",
+        )
+        notices = await self.notifier.status_notice(session, t, "merge", now=now, other=keep.number)
+        return self._change(t, event, "merge", notices, other=keep.number)
+
+    async def _reclassify(self, session: AsyncSession, t: Ticket, word: str, *, actor: Actor, now: datetime) -> Change:
+        self._check(t, "reclassify")
+        cat = resolve_category(self.taxonomy, word)
+        if cat.code == t.category:
+            raise OpError(texts.STAFF_SAME_CATEGORY.format(number=t.number, name=cat.name))
+        old = t.category
+        t.category = cat.code
+        if t.status in S.OPEN and not t.urgent:
+            t.due_at = self.due_from(t, _aware(t.created_at) or now)  # the new category's deadline
+        t.updated_at = now
+        session.add(t)
+        event = repo.add_event(
+            session, t, action="reclassify", actor_id=actor.id, actor_name=actor.name,
+            from_status=t.status, to_status=t.status, note=f"{old} → {cat.code}",
+        )
+        return self._change(t, event, "reclassify", [], other=cat.name)
+
+    def _change(self, t: Ticket, event: TicketEvent, action: str, notices: list[Reply], **kw) -> Change:
+        what = texts.staff_done_what(action, **kw)
+        text = texts.STAFF_DONE.format(number=t.number, summary=t.summary, what=what)
+        if notices:
+            text += texts.STAFF_DONE_NOTIFIED
+        return Change(ticket=t, event=event, confirmation=text, notices=notices)
+
+    # ------------------------------------------------------------ reading (staff only: may show places and names)
+
+    def line(self, t: Ticket, *, now: datetime) -> str:
+        place = " ".join(p for p in (t.estate, _place(t)) if p)
+        due = _aware(t.due_at)
+        parts = [f"#{t.number}", self.taxonomy.name_of(t.category)]
+        parts.append(t.summary + (f"（{place}）" if place and place not in t.summary else ""))
+        parts.append(texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of))
+        if due is not None and t.status in S.OPEN:
+            late = (now - due).days
+            parts.append(f"超期{late + 1}天" if now > due else f"{texts.md(due.astimezone(self.tz))}到期")
+        if t.supporters > 1:
+            parts.append(f"{t.supporters}人反映")
+        if t.urgent:
+            parts.append("紧急")
+        if t.source != "wechat":
+            parts.append(f"来源:{texts.source_name(t.source)}")
+        return "｜".join(parts)
+
+    async def describe(self, session: AsyncSession, cmd: Command, *, now: datetime, community: str | None) -> str:
+        """A list of open or overdue tickets, or one ticket with its history, for staff."""
+        if cmd.action == "show":
+            assert cmd.number is not None
+            return await self.history(session, await self.get(session, cmd.number), now=now)
+        kind = "overdue" if cmd.action == "list_overdue" else "open"
+        overdue_at = now if kind == "overdue" else None
+        tickets = await repo.find_tickets(
+            session, open_only=True, overdue_at=overdue_at, source=cmd.source, community=community, limit=LIST_LIMIT
+        )
+        if not tickets:
+            return texts.LIST_EMPTY[kind]
+        total = await repo.count_tickets(session, open_only=True, overdue_at=overdue_at, source=cmd.source)
+        lines = [texts.LIST_HEADER[kind].format(n=total)] + [self.line(t, now=now) for t in tickets]
+        if total > len(tickets):
+            lines.append(texts.LIST_MORE.format(n=total - len(tickets)))
+        return "\n".join(lines)
+
+    async def history(self, session: AsyncSession, t: Ticket, *, now: datetime) -> str:
+        lines = [self.line(t, now=now)]
+        where = " ".join(p for p in (t.estate, _place(t), f"{t.room_no}室" if t.room_no else "") if p)
+        lines.append(f"反映人：{t.reporter_name or t.reporter_id}" + (f"（经{t.relay_name}）" if t.relay_name and t.relay_id != t.reporter_id else "") + (f"｜地点：{where}" if where else ""))
+        lines.append(f"原话：{t.text}")
+        for e in await repo.ticket_events(session, t):
+            at = _aware(e.at) or now
+            words = texts.ACTION_WORDS.get(e.action, e.action)
+            status = f"→{texts.status_words(e.to_status, assignee=t.assignee, duplicate_of=t.duplicate_of)}" if e.to_status and e.to_status != e.from_status else ""
+            note = f"：{e.note}" if e.note and e.action != "created" else ""
+            lines.append(f"{at.astimezone(self.tz):%m-%d %H:%M} {e.actor_name or '-'} {words}{status}{note}")
+        return "\n".join(lines)
+
+    async def overdue_reminders(self, session: AsyncSession, now: datetime) -> list[Reply]:
+        """The daily reminder: each community's overdue tickets to its committee rooms."""
+        tickets = await repo.find_tickets(session, overdue_at=now, limit=500)
+        by_community: dict[str, list[Ticket]] = {}
+        for t in tickets:
+            by_community.setdefault(t.community or "", []).append(t)
+        replies: list[Reply] = []
+        for community, items in by_community.items():
+            rooms = await repo.committee_rooms(session, community or None)
+            if not rooms:
+                continue
+            lines = [texts.OVERDUE_REMINDER.format(community=community, n=len(items))]
+            lines += [self.line(t, now=now) for t in items[:LIST_LIMIT]]
+            if len(items) > LIST_LIMIT:
+                lines.append(texts.LIST_MORE.format(n=len(items) - LIST_LIMIT))
+            replies += [Reply(text="\n".join(lines), room_id=r.platform_id) for r in rooms]
+        return replies
+
+    def filed_text(self, filed: Filed, c: Classification) -> str:
+        t = filed.ticket
+        if filed.duplicate:
+            status = texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of)
+            return texts.REGISTERED_DUPLICATE.format(number=t.number, status=status, supporters=t.supporters)
+        place = c.location.describe()
+        return texts.REGISTERED.format(
+            number=t.number,
+            category=self.taxonomy.name_of(t.category),
+            where=f"｜{place}" if place else "",
+            source=texts.source_name(t.source),
+        )
+
+
+def _place(t: Ticket) -> str:
+    place = f"{t.building}栋" if t.building else ""
+    if t.building and t.unit:
+        place += f"{t.unit}单元"
+    return place
