@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import mimetypes
 import os
@@ -93,6 +94,20 @@ def _load_wechaty() -> SimpleNamespace:
         from wechaty.user.tag import Tag
         from wechaty_puppet import FileBox, PuppetOptions
         from wechaty_puppet_service import PuppetService
+
+    # Work-around (protocol drift): today's puppet services send error events as {"gerror": "<json>"}, which
+    # the 2022 client feeds to EventErrorPayload(**payload); that raises inside its event loop and ends the
+    # stream, so every puppet error would cost a reconnect. Accept both shapes.
+    import wechaty_puppet_service.puppet as service_module
+
+    error_payload = service_module.EventErrorPayload
+    if not getattr(error_payload, "_linju_tolerant", False):
+
+        def tolerant_error_payload(**fields: Any) -> Any:
+            return error_payload(data=str(fields.get("data") or fields.get("gerror") or fields))
+
+        tolerant_error_payload._linju_tolerant = True  # type: ignore[attr-defined]
+        service_module.EventErrorPayload = tolerant_error_payload
 
     _wechaty = SimpleNamespace(
         AsyncIOScheduler=AsyncIOScheduler,
@@ -280,6 +295,7 @@ class WechatyChannel:
 
         self.self_id: str | None = None
         self.self_name: str | None = None
+        self.rooms: dict[str, str] = {}  # topic -> room id, as listed at the last login
         self._on_message: OnMessage | None = None
         self._bot: Any = None
         self._puppet: Any = None
@@ -535,10 +551,12 @@ class WechatyChannel:
     async def _room_summary(self, limit: int = 100) -> list[str]:
         ids = await self._puppet.room_list()
         out = []
-        for room_id in ids[:limit]:
+        for i, room_id in enumerate(ids):
             room = self._bot.Room.load(room_id)
             await room.ready()
-            out.append(f"{room.payload.topic} [{room_id}]")
+            self.rooms[room.payload.topic] = room_id
+            if i < limit:
+                out.append(f"{room.payload.topic} [{room_id}]")
         if len(ids) > limit:
             out.append(f"... and {len(ids) - limit} more")
         return out
@@ -564,7 +582,11 @@ class WechatyChannel:
             log.info("WeChat login status: %s", getattr(payload, "status", "?"))
 
     def _on_error(self, payload: Any) -> None:
-        log.warning("WeChat puppet reported an error: %s", getattr(payload, "data", payload))
+        data = str(getattr(payload, "data", payload))
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            gerror = json.loads(data)  # a GError: {"name", "message", "code", "details", "stack"}
+            data = gerror.get("message") or gerror.get("details") or data
+        log.warning("WeChat puppet reported an error: %s", data.splitlines()[0][:300] if data else "?")
 
     def _on_room_topic(self, payload: Any) -> None:
         self._bot.Room._pool.pop(payload.room_id, None)  # reload the topic next time

@@ -176,6 +176,7 @@ async def test_the_token_never_appears_in_the_log(harness, tmp_path, caplog):
     assert harness.token not in caplog.text and harness.token not in repr(ch)
     assert "WeChat logged in as 邻聚小助手 (wxid_linju_bot)" in caplog.text
     assert "松涛里邻长群 [20001001@chatroom]" in caplog.text
+    assert ch.rooms["书院路社区两委群"] == harness.rooms["committee"]["id"]
     assert (tmp_path / "wechaty").is_dir()
 
 
@@ -200,3 +201,32 @@ async def test_start_does_not_hang_when_the_service_is_down_and_connects_later(h
         await ch.wait_ready(10)
     finally:
         await asyncio.wait_for(ch.close(), 10)
+
+
+@pytest.mark.parametrize("payload", [{"gerror": "mock puppet error"}, {"data": "old-style error"}])
+async def test_a_puppet_error_neither_stops_the_event_loop_nor_the_channel(harness, channel, caplog, payload):
+    caplog.set_level(logging.INFO)
+    ticks = 0
+
+    async def ticker() -> None:  # stands for the scheduler and everything else on the app's loop
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.02)
+
+    task = asyncio.create_task(ticker())
+    try:
+        await harness.puppet_error(**payload)
+        await eventually(
+            lambda: "WeChat puppet reported an error" in caplog.text, within=10, what="the error logged"
+        )
+        await asyncio.sleep(0.5)
+        before = ticks
+        await asyncio.sleep(0.3)
+        assert ticks > before, "the event loop stopped"
+        await channel.wait_ready(15)
+        await harness.say("wangdajie", "还在吗")
+        assert (await next_message(channel, within=15)).text == "还在吗"
+        assert "WeChat disconnected" not in caplog.text  # an error event is not a reason to reconnect
+    finally:
+        task.cancel()

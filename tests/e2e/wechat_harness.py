@@ -124,6 +124,10 @@ class Harness:
         """Make the gateway fail the bot's next send and stop right then (restart with `start_server`)."""
         await self.request("POST", "/server/stop", {"onNextSend": True})
 
+    async def puppet_error(self, **payload: str) -> None:
+        """Make the puppet emit an error event (`gerror=...`, or the older `data=...`)."""
+        await self.request("POST", "/puppet/error", payload)
+
     async def start_server(self) -> None:
         await self.request("POST", "/server/start")
 

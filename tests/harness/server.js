@@ -24,6 +24,7 @@
 //   POST /server/stop            stop the gRPC server (the puppet gateway "goes away"); the mock keeps state;
 //                                with {"onNextSend": true}: fail the bot's next send and stop right then
 //   POST /server/start           start it again on the same port
+//   POST /puppet/error           the puppet emits an error event: {gerror: str} (default) or {data: str}
 //   POST /shutdown               exit
 
 import http from 'node:http'
@@ -307,6 +308,13 @@ async function route (req, url) {
     case 'POST /server/start':
       await startServer()
       return { grpc: 'running' }
+    case 'POST /puppet/error': {
+      // What a puppet emits when something goes wrong on its side (wechaty-puppet's EventErrorPayload).
+      const body = await readJson(req)
+      const payload = body.data !== undefined ? { data: String(body.data) } : { gerror: String(body.gerror ?? 'mock puppet error') }
+      puppet.emit('error', payload)
+      return { emitted: payload }
+    }
     case 'POST /shutdown':
       setImmediate(() => shutdown('shutdown requested'))
       return { bye: true }
