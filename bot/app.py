@@ -182,6 +182,11 @@ class App:
                 n += 1
             return n
 
+        async with self.dispatcher.sessions() as session:
+            n = await unit(session)
+            await session.commit()
+        return n
+
     async def on_message(self, msg: IncomingMessage) -> None:
         assert self.dispatcher is not None, "start() the app first"
         await self.dispatcher.process(msg)

@@ -16,6 +16,12 @@ from nlp.urgency import urgent_reason
 # Thresholds on the lexicon scores; tuned on half of the dev set, checked on the other half.
 QUERY_MIN = 3.0
 REPORT_MIN = 2.0
+# Chat wins when its evidence reaches CHAT_MIN and outweighs the evidence of a problem: the generic
+# complaint/request words count fully, the category's topic words only in part, since notices, thanks
+# and small talk name lifts, drains and dogs too without complaining about them.
+CHAT_MIN = 1.5
+CHAT_RATIO = 0.8
+TOPIC_WEIGHT = 0.4
 _WEIGHT = re.compile(r"^(.*):(\d+(?:\.\d+)?)$", re.S)
 # WeChat placeholders ([红包], [图片]), emoji and punctuation carry no problem; what is left decides
 # whether a message has any words at all.
@@ -195,9 +201,9 @@ class RuleClassifier:
         elif urgent and r >= REPORT_MIN:
             intent = "report"
             conf = 0.9
-        elif c >= 2 and c >= r * 0.6:
+        elif c >= CHAT_MIN and c >= CHAT_RATIO * (rep + TOPIC_WEIGHT * top):
             intent = "chat"
-            conf = min(0.95, _sigmoid(c - r * 0.6))
+            conf = min(0.95, _sigmoid(c - CHAT_RATIO * (rep + TOPIC_WEIGHT * top)))
         elif r >= REPORT_MIN + 1:
             intent = "report"
             conf = _sigmoid(0.8 * (r - c) - 1.5)
