@@ -151,7 +151,7 @@ def start_harness(node: str, log_path: Path) -> Harness:
             "tests/harness/node_modules is missing: run `make test` (or `cd tests/harness && npm ci --ignore-scripts`)"
         )
     proc = subprocess.Popen(
-        [node, "server.js", "--grpc-port", "0", "--http-port", "0", "--token", TOKEN],
+        [node, "server.js", "--grpc-port", "0", "--http-port", "0", "--token", TOKEN, "--exit-on-stdin-close"],
         cwd=HARNESS_DIR,
         stdin=subprocess.PIPE,  # the harness exits when this closes, so it never outlives us
         stdout=subprocess.PIPE,

@@ -5,10 +5,10 @@
 // small JSON-over-HTTP control API on another loopback port lets pytest act as room members and read what
 // the bot sent.
 //
-// Usage: node server.js [--grpc-port N] [--http-port N] [--token T] [--bot-name NAME]
+// Usage: node server.js [--grpc-port N] [--http-port N] [--token T] [--bot-name NAME] [--exit-on-stdin-close]
 //   (or GRPC_PORT / HTTP_PORT / WECHATY_PUPPET_SERVICE_TOKEN / BOT_NAME; port 0 or absent = a free port)
 // Prints one line `HARNESS_READY {json}` when both servers listen and the bot is logged in.
-// Exits when stdin closes (so it never outlives the test process that started it) or on SIGTERM/SIGINT.
+// Exits on SIGTERM/SIGINT, POST /shutdown, or (with --exit-on-stdin-close) when stdin closes.
 //
 // Control API (all JSON):
 //   GET  /health                 {ready, grpc: "running"|"stopped", loggedIn, botId, grpcPort}
@@ -359,8 +359,9 @@ async function shutdown (why) {
 
 process.on('SIGTERM', () => shutdown('SIGTERM'))
 process.on('SIGINT', () => shutdown('SIGINT'))
-// The test process holds our stdin open; when it goes away, so do we.
-if (!process.stdin.isTTY) {
+// With --exit-on-stdin-close (the pytest fixture) the test process holds our stdin open; when it goes away,
+// so do we, even if it was killed before it could stop us.
+if (process.argv.includes('--exit-on-stdin-close')) {
   process.stdin.on('end', () => shutdown('stdin closed'))
   process.stdin.on('error', () => shutdown('stdin error'))
   process.stdin.resume()
