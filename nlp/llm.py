@@ -95,7 +95,7 @@ def parse_answer(content: str | None, codes: Iterable[str]) -> LLMAnswer:
     try:
         raw = json.loads(s)
     except json.JSONDecodeError as exc:
-        if not s.startswith("{") and "{" in s:
+        if (not s.startswith("{") and "{" in s) or exc.msg == "Extra data":
             raise InvalidAnswer("text around the JSON", s[:40]) from None
         raise InvalidAnswer("invalid JSON", exc.msg) from None
     if not isinstance(raw, dict):
