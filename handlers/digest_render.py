@@ -194,6 +194,11 @@ def _summary_rows(c: DigestContent) -> list[list[Any]]:
     return rows
 
 
+def _save(wb: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+
+
 def _round(x: float | None) -> float | str:
     return "—" if x is None else round(x, 1)
 
@@ -229,11 +234,21 @@ async def write_xlsx(
     sheet.append(header)
     n = 0
     now = content.generated_at
+
+    def append(batch: list[dict[str, Any]]) -> None:
+        for t in batch:
+            sheet.append(ticket_row(t, taxonomy=taxonomy, zone=zone, now=now))
+
+    # openpyxl costs ~10 µs a cell: write in a thread, a batch at a time, so the bot keeps answering.
+    batch: list[dict[str, Any]] = []
     async for t in tickets:
-        sheet.append(ticket_row(t, taxonomy=taxonomy, zone=zone, now=now))
+        batch.append(t)
         n += 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+        if len(batch) >= 2000:
+            await asyncio.to_thread(append, batch)
+            batch = []
+    await asyncio.to_thread(append, batch)
+    await asyncio.to_thread(_save, wb, path)
     return n
 
 
