@@ -58,3 +58,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if rep.when == "call":
         item.rep_call = rep  # type: ignore[attr-defined]
     return rep
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """One line saying whether the WeChat end-to-end tests ran against the Node puppet server."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        reports = [r for r in terminalreporter.stats.get(outcome, []) if "e2e" in getattr(r, "keywords", {})]
+        if outcome == "error" or outcome == "failed":
+            reports = [r for r in reports if r.when in ("setup", "call", "teardown")]
+        counts[outcome] = len({r.nodeid for r in reports})
+    if not any(counts.values()):
+        return
+    ran = counts["passed"] + counts["failed"] + counts["error"]
+    if ran:
+        line = (
+            f"WeChat end-to-end (Node Wechaty puppet server): {counts['passed']} passed, "
+            f"{counts['failed']} failed, {counts['error']} errors, {counts['skipped']} skipped"
+        )
+        terminalreporter.write_line(line, green=not (counts["failed"] or counts["error"]), bold=True)
+    else:
+        terminalreporter.write_line(
+            f"WeChat end-to-end: all {counts['skipped']} SKIPPED ({NO_NODE})", yellow=True, bold=True
+        )
