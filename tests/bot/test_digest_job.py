@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from bot.app import App
@@ -89,3 +90,25 @@ async def test_the_scheduled_run_sends_and_a_fresh_install_sends_nothing_for_bef
         assert await app.send_due_digests() == {COMMITTEE: "already_sent"}  # the cron firing too
     finally:
         await app.stop()
+
+
+class SlowChannel(FakeChannel):
+    async def send(self, reply) -> None:
+        await asyncio.sleep(0.3)
+        await super().send(reply)
+
+
+async def test_two_app_instances_on_one_database_send_the_digest_once(db_url, tmp_path):
+    settings = make_settings(tmp_path, database={"url": db_url})
+    await _seeded(settings)
+    now = datetime(2026, 11, 3, 2, tzinfo=UTC)
+    channels = [SlowChannel(), SlowChannel()]
+    apps = [App(settings, channel=c, clock=lambda: now) for c in channels]
+    try:
+        for app in apps:  # one after the other: the first is still sending when the second catches up
+            await app.start()
+        await asyncio.gather(*(app.digest_catchup for app in apps))
+    finally:
+        for app in apps:
+            await app.stop()
+    assert sorted(len(c.sent) for c in channels) == [0, 3]
