@@ -132,6 +132,7 @@ STAFF_HELP = "社区工作人员处理命令（工单号可写 0023、#0023 或 
 
 STAFF_DONE = "好的，工单 #{number}（{summary}）{what}。"
 STAFF_DONE_NOTIFIED = "已告知反映人。"
+STAFF_DONE_ASKED = "已告知反映人并请其评价。"
 STAFF_BAD_STATUS = "工单 #{number} 现在是“{status}”，不能{action}。"
 STAFF_MERGE_SELF = "不能把工单 #{number} 合并到它自己。"
 STAFF_UNKNOWN_CATEGORY = "没有找到类别“{arg}”。可用的类别：{names}。"
@@ -146,7 +147,7 @@ def staff_done_what(action: str, *, assignee: str | None = None, note: str | Non
     if action == "start":
         return "已标记为正在处理"
     if action == "resolve":
-        return "已办结" + (f"：{note}" if note else "") + "，已请反映人评价"
+        return "已办结" + (f"：{note}" if note else "")
     if action == "close":
         return "已归档"
     if action == "reject":
@@ -189,6 +190,7 @@ FEEDBACK_REOPENED = "抱歉没让您满意。工单 #{number} 已重新打开，
 FEEDBACK_TO_STAFF = "【回访不满意】工单 #{number}（{category}｜{summary}）反映人对处理结果不满意，已重新打开，请跟进。"
 
 REGISTERED = "已登记为工单 #{number}（{category}{where}），来源：{source}。"
+REGISTERED_ALREADY = "这件事已经登记过了，是工单 #{number}（{status}），不再重复登记。"
 REGISTERED_DUPLICATE = "这件事和工单 #{number}（{status}）是同一件事，已给它记上一笔，目前共 {supporters} 人反映。"
 
 

@@ -184,7 +184,7 @@ class TicketOps:
         what = texts.staff_done_what(action, **kw)
         text = texts.STAFF_DONE.format(number=t.number, summary=t.summary, what=what)
         if notices:
-            text += texts.STAFF_DONE_NOTIFIED
+            text += texts.STAFF_DONE_ASKED if action == "resolve" else texts.STAFF_DONE_NOTIFIED
         return Change(ticket=t, event=event, confirmation=text, notices=notices)
 
     # ------------------------------------------------------------ reading (staff only: may show places and names)
@@ -232,8 +232,9 @@ class TicketOps:
         for e in await repo.ticket_events(session, t):
             at = _aware(e.at) or now
             words = texts.ACTION_WORDS.get(e.action, e.action)
-            status = f"→{texts.status_words(e.to_status, assignee=t.assignee, duplicate_of=t.duplicate_of)}" if e.to_status and e.to_status != e.from_status else ""
-            note = f"：{e.note}" if e.note and e.action != "created" else ""
+            moved = e.to_status and e.to_status != e.from_status
+            status = f"→{texts.STATUS_WORDS.get(e.to_status or '', e.to_status).format(assignee=e.note or '', duplicate_of=t.duplicate_of or '')}" if moved else ""
+            note = f"：{e.note}" if e.note and e.action not in ("created", "assign") else ""
             lines.append(f"{at.astimezone(self.tz):%m-%d %H:%M} {e.actor_name or '-'} {words}{status}{note}")
         return "\n".join(lines)
 
@@ -259,6 +260,8 @@ class TicketOps:
         t = filed.ticket
         if filed.duplicate:
             status = texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of)
+            if not filed.counted:
+                return texts.REGISTERED_ALREADY.format(number=t.number, status=status)
             return texts.REGISTERED_DUPLICATE.format(number=t.number, status=status, supporters=t.supporters)
         place = c.location.describe()
         return texts.REGISTERED.format(
