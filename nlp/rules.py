@@ -58,27 +58,58 @@ def taxonomy_from_dicts(items: Iterable[dict[str, Any]]) -> Taxonomy:
 
 
 class WeightedLexicon:
-    """Weighted regular expressions from a data file, compiled into one alternation per weight."""
+    """Weighted regular expressions from a data file; each weight counts at most `cap` matches.
+
+    Every pattern is compiled on its own: `re` scans quickly for a pattern's possible first characters,
+    which an alternation of many patterns defeats (twice as slow on these lexicons).
+    """
 
     def __init__(self, lines: Iterable[str], cap: int = 2) -> None:
-        groups: dict[float, list[str]] = {}
+        groups: dict[float, list[re.Pattern[str]]] = {}
         for line in lines:
             pattern, weight = parse_weighted(line)
-            re.compile(pattern)  # fail early, naming nothing odd later
-            groups.setdefault(weight, []).append(f"(?:{pattern})")
-        self._groups = tuple((re.compile("|".join(ps)), w) for w, ps in groups.items())
+            groups.setdefault(weight, []).append(re.compile(pattern))
+        self._groups = tuple((tuple(ps), w) for w, ps in groups.items())
         self._cap = cap
 
     def score(self, text: str) -> float:
         total = 0.0
-        for pat, weight in self._groups:
-            n = 0
-            for _ in pat.finditer(text):
-                n += 1
-                if n >= self._cap:
+        cap = self._cap
+        for pats, weight in self._groups:
+            spans: list[tuple[int, int]] = []
+            for pat in pats:
+                for m in pat.finditer(text):
+                    span = m.span()
+                    # Two patterns of one weight matching the same words count once.
+                    if not any(a < span[1] and span[0] < b for a, b in spans):
+                        spans.append(span)
+                    if len(spans) >= cap:
+                        break
+                if len(spans) >= cap:
                     break
-            total += weight * n
+            total += weight * len(spans)
         return total
+
+
+def _trie_regex(words: Iterable[str]) -> str:
+    """One regex for many literal words, shaped as a trie: same result as the longest-first alternation
+    (leftmost match, longest word there) but several times faster, since each position is tried once
+    per distinct next character instead of once per word."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def build(node: dict[str, Any]) -> str:
+        parts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not parts:
+            return ""
+        body = parts[0] if len(parts) == 1 and len(parts[0]) == 1 else "(?:" + "|".join(parts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return "|".join(re.escape(ch) + build(sub) for ch, sub in sorted(trie.items()) if ch)
 
 
 class _CategoryMatcher:
@@ -104,8 +135,7 @@ class _CategoryMatcher:
                     ]
         self._literal = literal
         self._regexes = tuple(regexes)
-        words = sorted(literal, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, words))) if words else None
+        self._pattern = re.compile(_trie_regex(literal)) if literal else None
 
     def scores(self, text: str) -> list[float]:
         out = [0.0] * len(self.codes)

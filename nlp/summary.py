@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 from nlp.normalize import normalize
 from nlp.segment import load_lexicon
@@ -12,32 +13,27 @@ MAX_CHARS = 16
 
 
 @functools.lru_cache(maxsize=1)
-def _lexicons() -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    objects = tuple(sorted(load_lexicon("summary_objects.txt"), key=len, reverse=True))
-    states = []
+def _lexicons() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, str]]:
+    # One alternation each: the leftmost match wins, and at one position the first alternative, so the
+    # longest object (sorted first) and the state listed first in the file.
+    objects = sorted(load_lexicon("summary_objects.txt"), key=len, reverse=True)
+    states: dict[str, str] = {}
     for line in load_lexicon("summary_states.txt"):
         said, _, title = line.partition("=")
-        states.append((said, title or said))
-    return objects, tuple(states)
+        states.setdefault(said, title or said)
+    obj_re = re.compile("|".join(map(re.escape, objects)))
+    state_re = re.compile("|".join(map(re.escape, states)))
+    return obj_re, state_re, states
 
 
 def _problem(text: str) -> str | None:
-    objects, states = _lexicons()
-    best: tuple[int, str] | None = None
-    for obj in objects:
-        i = text.find(obj)
-        if i >= 0 and (best is None or i < best[0]):
-            best = (i, obj)
-    if best is None:
+    obj_re, state_re, states = _lexicons()
+    m = obj_re.search(text)
+    if m is None:
         return None
-    pos, obj = best
-    window = text[pos + len(obj) : pos + len(obj) + 14]
-    state = None
-    state_pos = len(window) + 1
-    for said, title in states:
-        j = window.find(said)
-        if 0 <= j < state_pos:
-            state, state_pos = title, j
+    obj = m.group(0)
+    s = state_re.search(text, m.end(), m.end() + 14)
+    state = states[s.group(0)] if s else None
     if state and state not in obj and obj not in state:
         return obj + state
     return obj
