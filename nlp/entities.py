@@ -62,19 +62,29 @@ _ROOM = re.compile(r"(?<!\d)(\d{3,4})\s*(?:室|房|号房)")
 _ROOM_AFTER = re.compile(r"^\s*(?:\d{1,2}\s*单元)?\s*(?:的)?\s*(\d{3,4})(?![\d年月日号点:.])")
 
 
+# "管八栋楼", "有三栋楼", "一栋楼都没网": a count of buildings, not building 8, 3 or 1.
+_COUNT_BEFORE = "管有共总整好几多这那每"
+
+
+def _is_count(text: str, b: re.Match[str]) -> bool:
+    raw = b.group(1)
+    if raw in ("两", "几"):
+        return True
+    if text[b.end() : b.end() + 1] != "楼":
+        return False
+    return raw == "一" or (b.start() > 0 and text[b.start() - 1] in _COUNT_BEFORE)
+
+
 def extract_location(text: str, estates: Sequence[str] = ()) -> Location:
     """The first building, its unit and room, and a known estate name mentioned in the text."""
     text = normalize(text)
     building = unit = room = None
     m = _TRIPLE.search(text)
-    b = _BUILDING.search(text)
+    b = next((x for x in _BUILDING.finditer(text) if not _is_count(text, x)), None)
     if m and (b is None or m.start() <= b.start()):
         building, unit, room = str(int(m.group(1))), str(int(m.group(2))), m.group(3)
     elif b:
-        # "两栋楼" and "一栋楼都没网" speak of buildings, not of building 2 or 1.
-        raw = b.group(1)
-        if raw not in ("两", "几") and not (raw == "一" and text[b.end() : b.end() + 1] == "楼"):
-            building = _num(raw)
+        building = _num(b.group(1))
         rest = text[b.end() : b.end() + 12]
         r = _ROOM_AFTER.match(rest)
         if r:

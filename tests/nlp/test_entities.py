@@ -84,3 +84,12 @@ def test_ticket_numbers(text, numbers):
 )
 def test_chinese_to_int(s, n):
     assert chinese_to_int(s) == n
+
+
+def test_a_count_of_buildings_is_not_a_building():
+    from nlp.entities import extract_location
+
+    assert extract_location("物业招的保洁一个人管八栋楼，根本扫不过来").building is None
+    assert extract_location("我们小区有三栋楼没网，5栋最严重").building == "5"
+    assert extract_location("8栋楼下的垃圾桶满了").building == "8"
+    assert extract_location("我们8栋楼道灯坏了").building == "8"
