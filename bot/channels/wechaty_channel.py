@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.channels.base import OnMessage
+from bot.config import ConfigError
 from handlers.types import IncomingMessage, MessageKind, Reply
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ _KINDS: dict[str, MessageKind] = {
 }
 
 
-class WechatyChannelError(RuntimeError):
-    """The channel is misconfigured (for example, no puppet service endpoint)."""
+class WechatyChannelError(ConfigError):
+    """The channel is misconfigured (for example, no puppet service endpoint); the CLI prints it plainly."""
 
 
 # --------------------------------------------------------------------------- importing the old client

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -14,15 +13,15 @@ NO_NODE = "node is not on PATH: the WeChat end-to-end tests against the Wechaty 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "e2e: end-to-end against the Node Wechaty puppet server (tests/harness)"
+        "markers", "wechat_server: end-to-end against the Node Wechaty puppet server (tests/harness)"
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = Path(__file__).resolve().parent
+    """Mark every test that runs against the Node puppet server (`-m wechat_server` or `-m "not wechat_server"` select them)."""
     for item in items:
-        if here in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.e2e)
+        if "harness_process" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.wechat_server)
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +63,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     """One line saying whether the WeChat end-to-end tests ran against the Node puppet server."""
     counts: dict[str, int] = {}
     for outcome in ("passed", "failed", "error", "skipped"):
-        reports = [r for r in terminalreporter.stats.get(outcome, []) if "e2e" in getattr(r, "keywords", {})]
+        reports = [
+            r
+            for r in terminalreporter.stats.get(outcome, [])
+            if "wechat_server" in getattr(r, "keywords", {})
+        ]
         if outcome == "error" or outcome == "failed":
             reports = [r for r in reports if r.when in ("setup", "call", "teardown")]
         counts[outcome] = len({r.nodeid for r in reports})

@@ -107,3 +107,31 @@ async def test_linju_run_answers_a_report_in_a_room_and_stops_cleanly(harness, t
     assert "WeChat channel closed" in run.log
     assert harness.token not in run.log
     assert (tmp_path / "data" / "wechaty").is_dir() and not (tmp_path / ".wechaty").exists()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [(None, "WECHATY_PUPPET_SERVICE_ENDPOINT=host:port"), ("localhost", "must be host:port")],
+)
+async def test_linju_run_without_a_usable_endpoint_says_so_plainly(tmp_path, endpoint, message):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINJU_", "WECHATY_"))}
+    env.update(
+        LINJU_CHANNEL="wechaty", WECHATY_PUPPET_SERVICE_TOKEN="secret-token", LINJU_DATA_DIR=str(tmp_path)
+    )
+    if endpoint:
+        env["WECHATY_PUPPET_SERVICE_ENDPOINT"] = endpoint
+    proc = await asyncio.create_subprocess_exec(
+        *_linju(),
+        "run",
+        "--config",
+        str(DEFAULT_CONFIG),
+        cwd=tmp_path,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = err.decode()
+    assert proc.returncode == 2, text
+    assert message in text and "Traceback" not in text and "secret-token" not in text
