@@ -238,11 +238,12 @@ def save(
         meta["model"] = model.describe()
     meta.setdefault("taxonomy_fingerprint", labels_fingerprint(model.labels))
     meta_tmp = path / (META_FILE + ".tmp")
-    meta_tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    text = json.dumps(meta, ensure_ascii=False, indent=2)
+    meta_tmp.write_text(text, encoding="utf-8")
     # The model file first, then the metadata that vouches for it: a crash in between leaves a checksum mismatch.
     os.replace(tmp, path / MODEL_FILE)
     os.replace(meta_tmp, path / META_FILE)
-    return meta
+    return json.loads(text)
 
 
 def read_metadata(path_dir: str | Path) -> dict[str, Any]:
