@@ -22,6 +22,8 @@ REPORT_MIN = 2.0
 CHAT_MIN = 1.5
 CHAT_RATIO = 0.8
 TOPIC_WEIGHT = 0.4
+# Per step of a category's priority (TAXONOMY.md precedence), added when the category has any evidence.
+PRIORITY_STEP = 0.15
 _WEIGHT = re.compile(r"^(.*):(\d+(?:\.\d+)?)$", re.S)
 # WeChat placeholders ([红包], [图片]), emoji and punctuation carry no problem; what is left decides
 # whether a message has any words at all.
@@ -159,7 +161,7 @@ class _CategoryMatcher:
                 out[i] += w
         for i, p in enumerate(self.priority):
             if out[i] > 0:
-                out[i] += 0.15 * p
+                out[i] += PRIORITY_STEP * p
         return out
 
 

@@ -8,7 +8,7 @@ import re
 from nlp.normalize import normalize
 from nlp.segment import load_lexicon
 
-_HYPOTHETICAL = re.compile(r"(怕|担心|万一|真|要是|如果|容易|会|不|快|防|小心|以防|前年|去年|上次)")
+_HYPOTHETICAL = re.compile(r"(怕|担心|万一|真|要是|如果|容易|会|不|快|防|小心|以防|前年|去年|上次|差点|险些)")
 
 
 @functools.lru_cache(maxsize=1)
