@@ -301,6 +301,7 @@ class WechatyChannel:
         self._bot: Any = None
         self._puppet: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self._inbound: asyncio.Queue[str] | None = None
         self._seen: deque[str] = deque(maxlen=2000)
         self._outbox: deque[_Outgoing] = deque()
@@ -382,7 +383,7 @@ class WechatyChannel:
         self._ensure_events()
         assert self._closed is not None and self._logged_in is not None
         self._logged_in.clear()
-        pending = {t for t in self._tasks if not t.done()}
+        pending = {t for t in [*self._tasks, *self._side_tasks] if not t.done()}
         for _ in range(3):  # upstream code may swallow one cancellation; never hang on shutdown
             for task in pending:
                 task.cancel()
@@ -517,13 +518,19 @@ class WechatyChannel:
 
     def _on_login(self, payload: Any) -> None:
         assert self._logged_in is not None and self._outbox_changed is not None
+        if self._logged_in.is_set() and payload.contact_id == self.self_id:
+            return  # services repeat the login event when a stream (re)starts
         self.self_id = payload.contact_id
         reconnected = self._ever_logged_in
         self._ever_logged_in = True
         self._outage = None
         self._logged_in.set()
         self._outbox_changed.set()
-        asyncio.get_running_loop().create_task(self._announce_login(reconnected), name="wechaty-login-info")
+        task = asyncio.get_running_loop().create_task(
+            self._announce_login(reconnected), name="wechaty-login-info"
+        )
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _announce_login(self, reconnected: bool) -> None:
         try:

@@ -230,3 +230,30 @@ async def test_a_puppet_error_neither_stops_the_event_loop_nor_the_channel(harne
         assert "WeChat disconnected" not in caplog.text  # an error event is not a reason to reconnect
     finally:
         task.cancel()
+
+
+async def test_messages_reach_the_app_one_at_a_time_in_arrival_order(harness, tmp_path):
+    clear_wechaty_pools()
+    seen: list[str] = []
+    busy = False
+
+    async def slow_handler(msg: IncomingMessage) -> None:
+        nonlocal busy
+        assert not busy, "two messages were handled at once"
+        busy = True
+        await asyncio.sleep(0.05)
+        seen.append(msg.text)
+        busy = False
+
+    ch = WechatyChannel(
+        bot_name="邻聚小助手", data_dir=tmp_path, endpoint=harness.grpc_endpoint, token=harness.token
+    )
+    await ch.start(slow_handler)
+    try:
+        texts = [f"第{i}条" for i in range(10)]
+        for text in texts:
+            await harness.say("wangdajie", text)
+        await eventually(lambda: len(seen) == len(texts), within=15, what="all ten messages")
+        assert seen == texts
+    finally:
+        await asyncio.wait_for(ch.close(), 10)
