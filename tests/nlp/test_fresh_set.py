@@ -42,6 +42,6 @@ def test_fresh_building_accuracy(fresh_scores):
     assert fresh_scores["building_accuracy"] >= BUILDING_FLOOR
 
 
-INTENT_FLOOR = 0.95
-CATEGORY_FLOOR = 0.93
+INTENT_FLOOR = 0.97
+CATEGORY_FLOOR = 0.96
 BUILDING_FLOOR = 0.98
