@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.base import Channel
 from bot.config import Settings
+from bot.digest_job import RETRY_CRON as DIGEST_RETRY_CRON
+from bot.digest_job import DigestJob
 from bot.scheduler import Scheduler
 from bot.understanding import Understanding, build_understanding
 from handlers.context import RoomInfo
@@ -105,6 +107,8 @@ class App:
         self.dispatcher: Dispatcher | None = None
         self._flusher: asyncio.Task | None = None
         self.scheduler: Scheduler | None = None
+        self.digests: DigestJob | None = None
+        self.digest_catchup: asyncio.Task | None = None
 
     async def open(self) -> Dispatcher:
         """Database, migrations and understanding, without a channel (for the CLI and tests)."""
@@ -136,11 +140,13 @@ class App:
             for name, cron, job in self.scheduled_jobs():
                 self.scheduler.add_cron(name, cron, job)
             self.scheduler.start()
+            # A digest due while the bot was down goes out now (the digest table keeps it to once).
+            self.digest_catchup = asyncio.create_task(self.send_due_digests(), name="digest-catch-up")
         log.info("linju is running (channel %s)", self.channel.name if self.channel else "none")
 
     def scheduled_jobs(self) -> list[tuple[str, str, Callable[[], object]]]:
         """(name, cron, coroutine function) for every periodic job; features add theirs here."""
-        return [("overdue-reminder", self.settings.schedule.overdue_reminder_cron, self.remind_overdue)]
+        return self.digest_jobs() + [("overdue-reminder", self.settings.schedule.overdue_reminder_cron, self.remind_overdue)]
 
     async def remind_overdue(self) -> int:
         """Post each community's overdue tickets to its committee rooms; returns how many messages were queued."""
@@ -187,9 +193,42 @@ class App:
             await session.commit()
         return n
 
-    async def on_message(self, msg: IncomingMessage) -> None:
+    def digest_jobs(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """The committee digest on its configured schedule, and an hourly retry of one not yet delivered."""
+        return [
+            ("digest", self.settings.schedule.digest_cron, self.send_due_digests),
+            ("digest-retry", DIGEST_RETRY_CRON, self.send_due_digests),
+        ]
+
+    async def send_due_digests(self) -> dict[str, str]:
+        """Send each committee room the digest of the last scheduled period, unless already sent."""
+        assert self.engine is not None and self.understanding is not None, "open() the app first"
+        if self.digests is None:
+            self.digests = DigestJob(
+                self.settings,
+                sessions=db.session_factory(self.engine),
+                send=self._send,
+                taxonomy=self.understanding.taxonomy,
+                channel_name=getattr(self.channel, "name", "none"),
+                text_limit=getattr(self.channel, "max_text_length", 2000),
+                clock=self.clock,
+            )
+        try:
+            return await self.digests.run_due()
+        except Exception:
+            log.exception("sending the due digests failed; the hourly retry will try again")
+            return {}
+
+    async def on_message(self, msg: IncomingMessage) -> asyncio.Future[list[Reply]]:
+        """Store `msg` durably and queue it for handling; returns a future of the replies it causes.
+
+        Channels await this call (the message is safe in the inbox when it returns) and may ignore the
+        future; handling goes on in order behind it.
+        """
         assert self.dispatcher is not None, "start() the app first"
-        await self.dispatcher.process(msg)
+        job = self.dispatcher.submit(msg)
+        await job.recorded
+        return job.handled
 
     async def _send(self, reply: Reply) -> None:
         if self.channel is None:
@@ -209,16 +248,26 @@ class App:
     async def run_until_closed(self) -> None:
         if self.channel is not None:
             await self.channel.wait_closed()
+        if self.dispatcher is not None:
+            await self.dispatcher.drain()
 
     async def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.shutdown()
+        if self.digest_catchup is not None and not self.digest_catchup.done():
+            self.digest_catchup.cancel()
+            await asyncio.gather(self.digest_catchup, return_exceptions=True)
         if self._flusher is not None:
             self._flusher.cancel()
             try:
                 await self._flusher
             except asyncio.CancelledError:
                 pass
+        if self.dispatcher is not None:
+            try:
+                await asyncio.wait_for(self.dispatcher.stop(), timeout=30)
+            except TimeoutError:
+                log.warning("stopped before every queued message was handled; they stay in the inbox for next start")
         if self.channel is not None:
             await self.channel.close()
         if self.understanding is not None:

@@ -1,4 +1,4 @@
-"""The message pipeline: inbox first, one transaction per message, replies through a committed outbox."""
+"""The message pipeline: inbox first (group commit), handling in ordered batches, replies through a committed outbox."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -69,8 +70,24 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+@dataclass(eq=False)
+class _Job:
+    """One message on its way through: recorded (durable), then handled (replies committed and sent)."""
+
+    msg: IncomingMessage
+    recorded: asyncio.Future[None]
+    handled: asyncio.Future[list[Reply]]
+    inbox_id: int | None = None
+
+
 class Dispatcher:
-    """Turns incoming messages into handled inbox rows and sent replies; the one unit of work per message."""
+    """Turns incoming messages into handled inbox rows and sent replies.
+
+    Two stages, each a single task so order is kept: the recorder writes arriving messages to the inbox
+    (all that arrived meanwhile in one transaction: group commit), and the worker handles recorded messages
+    in batches, one transaction per batch, each message's outcome and replies committed together with its
+    inbox row. A message that fails is retried alone, so one bad message never holds back the others.
+    """
 
     def __init__(
         self,
@@ -84,6 +101,8 @@ class Dispatcher:
         send: Send | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         retries: int = 3,
+        batch_size: int = 32,
+        member_cache_seconds: float = 60.0,
     ) -> None:
         self.sessions = sessions
         self.router = router
@@ -93,57 +112,86 @@ class Dispatcher:
         self.send = send
         self.clock = clock
         self.retries = retries
+        self.batch_size = batch_size
+        self.member_cache_seconds = member_cache_seconds
         self._mention = re.compile(r"@" + re.escape(bot_name) + r"[\u2005\u0020\s]?") if bot_name else None
         self._send_lock = asyncio.Lock()
+        self._record_q: asyncio.Queue[_Job] = asyncio.Queue()
+        self._handle_q: asyncio.Queue[_Job] = asyncio.Queue()
+        self._tasks: list[asyncio.Task] = []
+        self._in_flight: set[str] = set()
+        self._backlog = True  # unsent replies may exist (at start: from the last run)
+        self._rooms_seen: dict[str, tuple[str, RoomInfo]] = {}
+        self._roles: dict[tuple[str, str], tuple[str, float]] = {}
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the recorder and the worker (idempotent; needs a running loop)."""
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._recorder(), name="inbox-recorder"),
+                asyncio.create_task(self._worker(), name="inbox-worker"),
+            ]
+
+    async def drain(self) -> None:
+        """Wait until every message submitted so far has been recorded, handled and its replies sent."""
+        await self._record_q.join()
+        await self._handle_q.join()
+
+    async def stop(self) -> None:
+        if self._tasks:
+            await self.drain()
+            for t in self._tasks:
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks = []
 
     # ------------------------------------------------------------ entry points
 
+    def submit(self, msg: IncomingMessage) -> _Job:
+        """Queue a message; `job.recorded` resolves once it is in the inbox, `job.handled` with its replies."""
+        self.start()
+        loop = asyncio.get_running_loop()
+        job = _Job(sanitize(msg), loop.create_future(), loop.create_future())
+        self._record_q.put_nowait(job)
+        return job
+
+    async def accept(self, msg: IncomingMessage) -> None:
+        """Return once the message is stored durably; handling goes on in order behind it."""
+        await self.submit(msg).recorded
+
     async def process(self, msg: IncomingMessage) -> list[Reply]:
-        """Record, handle, and send the replies to one message. Never raises for bad input."""
-        msg = sanitize(msg)
-        inbox = await self._record(msg)
-        if inbox is None:
-            return []
-        replies = await self._handle(inbox.id, msg)
-        await self.flush_outbox()
-        return replies
+        """Record, handle, and send the replies to one message; returns the replies it caused."""
+        return await self.submit(msg).handled
 
     async def recover(self) -> int:
         """Handle messages stored before a crash but never handled; then send any unsent replies."""
-        handled = 0
-        while True:
-            async with self.sessions() as s:
-                rows = await repo.pending_inbox(s, limit=200)
-            rows = [r for r in rows if r.id is not None]
-            if not rows:
-                break
-            for row in rows:
-                await self._handle(row.id, self._message_from_inbox(row))
-                handled += 1
-        if handled:
-            log.info("recovered %d message(s) left unhandled by the last run", handled)
+        self.start()
+        async with self.sessions() as s:
+            rows = [r for r in await repo.pending_inbox(s, limit=1_000_000) if r.id is not None]
+        loop = asyncio.get_running_loop()
+        jobs = []
+        for row in rows:
+            if row.message_id in self._in_flight:
+                continue
+            job = _Job(self._message_from_inbox(row), loop.create_future(), loop.create_future(), row.id)
+            job.recorded.set_result(None)
+            self._in_flight.add(row.message_id)
+            self._handle_q.put_nowait(job)
+            jobs.append(job)
+        if jobs:
+            await asyncio.gather(*(j.handled for j in jobs), return_exceptions=True)
+            log.info("recovered %d message(s) left unhandled by the last run", len(jobs))
         await self.flush_outbox()
-        return handled
+        return len(jobs)
 
     async def flush_outbox(self) -> int:
-        """Send committed replies that have not been sent yet, in order."""
+        """Send committed replies that have not been sent yet (held, or queued while sending failed), in order."""
         if self.send is None:
             return 0
-        sent = 0
         async with self._send_lock:
-            async with self.sessions() as s:
-                rows = await repo.unsent_outbox(s, now=self.clock())
-            for row in rows:
-                try:
-                    await self.send(reply_from_outbox(row))
-                except Exception:
-                    log.exception("sending reply %s failed; it stays queued", row.id)
-                    break
-                async with self.sessions() as s:
-                    await repo.mark_outbox_sent(s, [row.id])
-                    await s.commit()
-                sent += 1
-        return sent
+            return await self._flush_locked()
 
     async def post(self, produce: Callable[[AsyncSession, datetime], Awaitable[list[Reply]]]) -> list[Reply]:
         """Run `produce` (a scheduled job: reminders, digests) in one unit of work, queue its replies, send them."""
@@ -151,69 +199,182 @@ class Dispatcher:
         async def unit(session: AsyncSession) -> list[Reply]:
             replies = await produce(session, self.clock())
             for reply in replies:
-                repo.add_outbox(
-                    session,
-                    inbox_id=None,
-                    room_id=reply.room_id,
-                    contact_id=reply.contact_id,
-                    payload=reply_payload(reply),
-                    not_before=reply.not_before,
-                )
+                self._queue_reply(session, None, reply)
             return replies
 
         replies = await self._with_retry(unit)
+        self._backlog = True
         await self.flush_outbox()
         return replies
 
-    # ------------------------------------------------------------ steps
+    # ------------------------------------------------------------ recorder
 
-    async def _record(self, msg: IncomingMessage) -> Inbox | None:
-        fields = dict(
-            message_id=msg.message_id[:200],
-            room_id=msg.room_id,
-            room_topic=(msg.room_topic or None) and msg.room_topic[:200],
-            sender_id=msg.sender_id[:200],
-            sender_name=msg.sender_name[:200],
-            kind=msg.kind,
-            mentioned=msg.mentioned_bot,
-            text=msg.text,
-            received_at=msg.timestamp,
-        )
-        row, created = await self._with_retry(lambda s: repo.record_incoming(s, **fields))
-        if not created and row.status in (InboxStatus.DONE, InboxStatus.IGNORED):
-            log.info("message %s was already handled; ignoring the redelivery", msg.message_id)
-            return None
-        return row
+    async def _recorder(self) -> None:
+        while True:
+            batch = [await self._record_q.get()]
+            while not self._record_q.empty() and len(batch) < 512:
+                batch.append(self._record_q.get_nowait())
+            try:
+                await self._record_batch(batch)
+            except Exception as exc:  # the database refuses even after retries: tell every sender
+                log.exception("could not store %d incoming message(s) in the inbox", len(batch))
+                for job in batch:
+                    for fut in (job.recorded, job.handled):
+                        if not fut.done():
+                            fut.set_exception(exc)
+            finally:
+                for _ in batch:
+                    self._record_q.task_done()
 
-    async def _handle(self, inbox_id: int, msg: IncomingMessage) -> list[Reply]:
-        async def unit(session: AsyncSession) -> list[Reply]:
-            outcome, status = await self._route(session, msg)
-            for reply in outcome.replies:
-                repo.add_outbox(
-                    session,
-                    inbox_id=inbox_id,
-                    room_id=reply.room_id,
-                    contact_id=reply.contact_id,
-                    payload=reply_payload(reply),
-                    not_before=reply.not_before,
-                )
-            await repo.finish_inbox(
-                session, inbox_id, status=status, intent=outcome.intent, ticket_number=outcome.ticket_number
-            )
-            return outcome.replies
+    async def _record_batch(self, batch: list[_Job]) -> None:
+        rows = [_inbox_fields(job.msg) for job in batch]
+        stored = await self._with_retry(lambda s: repo.record_many(s, rows))
+        for job in batch:
+            mid = job.msg.message_id[:200]
+            inbox_id, status, _created = stored[mid]
+            job.recorded.set_result(None)
+            if status in (InboxStatus.DONE, InboxStatus.IGNORED) or mid in self._in_flight:
+                log.info("message %s was already handled or is in hand; ignoring the redelivery", mid)
+                job.handled.set_result([])
+                continue
+            job.inbox_id = inbox_id
+            self._in_flight.add(mid)
+            self._handle_q.put_nowait(job)
 
+    # ------------------------------------------------------------ worker
+
+    async def _worker(self) -> None:
+        while True:
+            batch = [await self._handle_q.get()]
+            while not self._handle_q.empty() and len(batch) < self.batch_size:
+                batch.append(self._handle_q.get_nowait())
+            try:
+                results = await self._handle_batch(batch)
+                await self._deliver([r for _, replies in results for r in replies])
+                for job, replies in results:
+                    if not job.handled.done():
+                        job.handled.set_result([reply for _, reply in replies])
+            except Exception:  # a bug past the per-message isolation: logged; the rows stay pending for retry
+                log.exception("handling a batch of %d message(s) failed", len(batch))
+                for job in batch:
+                    if not job.handled.done():
+                        job.handled.set_result([])
+            finally:
+                for job in batch:
+                    self._in_flight.discard(job.msg.message_id[:200])
+                    self._handle_q.task_done()
+
+    async def _handle_batch(self, batch: list[_Job]) -> list[tuple[_Job, list[tuple[Outbox, Reply]]]]:
         try:
-            return await self._with_retry(unit)
-        except Exception as exc:  # a bug or a lasting DB failure: keep the message, mark it failed
-            log.exception("handling message %s failed; kept in the inbox as failed", msg.message_id)
+            return await self._with_retry(lambda s: self._handle_in(s, batch))
+        except Exception as exc:
+            self._rooms_seen.clear()  # what the failed transaction upserted was rolled back
+            if len(batch) > 1:
+                # Isolate the message that failed: handle each alone.
+                results = []
+                for job in batch:
+                    results.extend(await self._handle_batch([job]))
+                return results
+            job = batch[0]
+            log.exception("handling message %s failed; kept in the inbox as failed", job.msg.message_id)
             error = repr(exc)[:2000]
             try:
-                await self._with_retry(
-                    lambda s: repo.finish_inbox(s, inbox_id, status=InboxStatus.FAILED, error=error)
-                )
+                await self._with_retry(lambda s: repo.fail_inbox(s, job.inbox_id, error))
             except Exception:
-                log.exception("could not even mark message %s as failed", msg.message_id)
-            return []
+                log.exception("could not even mark message %s as failed", job.msg.message_id)
+            return [(job, [])]
+
+    async def _handle_in(self, session: AsyncSession, batch: list[_Job]) -> list[tuple[_Job, list[tuple[Outbox, Reply]]]]:
+        claimed = await repo.claim_inbox(session, [j.inbox_id for j in batch if j.inbox_id is not None])
+        results: list[tuple[_Job, list[tuple[Outbox, Reply]]]] = []
+        finished: list[dict] = []
+        for job in batch:
+            if job.inbox_id not in claimed:  # another instance handled it meanwhile
+                results.append((job, []))
+                continue
+            outcome, status = await self._route(session, job.msg)
+            queued = [(self._queue_reply(session, job.inbox_id, r), r) for r in outcome.replies]
+            finished.append(
+                {
+                    "inbox_id": job.inbox_id,
+                    "status": status,
+                    "intent": outcome.intent,
+                    "ticket_number": outcome.ticket_number,
+                }
+            )
+            results.append((job, queued))
+        await session.flush()
+        await repo.finish_many(session, finished)
+        return results
+
+    # ------------------------------------------------------------ replies
+
+    def _queue_reply(self, session: AsyncSession, inbox_id: int | None, reply: Reply) -> Outbox:
+        return repo.add_outbox(
+            session,
+            inbox_id=inbox_id,
+            room_id=reply.room_id,
+            contact_id=reply.contact_id,
+            payload=reply_payload(reply),
+            not_before=reply.not_before,
+        )
+
+    async def _deliver(self, queued: list[tuple[Outbox, Reply]]) -> None:
+        """Send just-committed replies; after any earlier failure, go through the outbox to keep the order."""
+        if self.send is None or not queued:
+            return
+        async with self._send_lock:
+            if self._backlog:
+                await self._flush_locked()
+                return
+            now = self.clock()
+            sent: list[int] = []
+            try:
+                for row, reply in queued:
+                    if row.not_before is not None and _aware(row.not_before) > now:
+                        self._backlog = True  # held for quiet hours: the periodic flush sends it
+                        continue
+                    try:
+                        await self.send(reply)
+                    except Exception:
+                        log.exception("sending a reply failed; it stays queued in the outbox")
+                        self._backlog = True
+                        break
+                    sent.append(row.id)
+            finally:
+                if sent:
+                    await self._with_retry(lambda s: repo.mark_outbox_sent(s, sent))
+
+    async def _flush_locked(self) -> int:
+        total = 0
+        while True:
+            async with self.sessions() as s:
+                rows = await repo.unsent_outbox(s, now=self.clock())
+            sent: list[int] = []
+            failed = False
+            try:
+                for row in rows:
+                    try:
+                        await self.send(reply_from_outbox(row))
+                    except Exception:
+                        log.exception("sending reply %s failed; it stays queued", row.id)
+                        failed = True
+                        break
+                    sent.append(row.id)
+            finally:
+                if sent:
+                    await self._with_retry(lambda s, ids=sent: repo.mark_outbox_sent(s, ids))
+            total += len(sent)
+            if failed:
+                return total
+            if len(rows) < 200:
+                break
+        async with self.sessions() as s:
+            held = await repo.unsent_outbox(s, now=datetime.max.replace(tzinfo=UTC), limit=1)
+        self._backlog = bool(held)
+        return total
+
+    # ------------------------------------------------------------ steps
 
     async def _with_retry(self, fn):
         delay = 0.05
@@ -267,24 +428,33 @@ class Dispatcher:
             if self.org.ignore_unknown_rooms:
                 return None
             info = RoomInfo(community=self.org.default_community, kind="leaders")
-        await repo.upsert_room(
-            session,
-            platform_id=msg.room_id,
-            topic=topic,
-            community=info.community,
-            kind=info.kind,
-            area=info.area,
-            grp=info.grp,
-        )
+        if self._rooms_seen.get(msg.room_id) != (topic, info):
+            await repo.upsert_room(
+                session,
+                platform_id=msg.room_id,
+                topic=topic,
+                community=info.community,
+                kind=info.kind,
+                area=info.area,
+                grp=info.grp,
+            )
+            self._rooms_seen[msg.room_id] = (topic, info)
         return info
 
     async def _actor(self, session: AsyncSession, msg: IncomingMessage, room: RoomInfo) -> Actor:
         if msg.sender_id in self.org.staff_ids or msg.sender_name in self.org.staff_names:
             return Actor(id=msg.sender_id, name=msg.sender_name, role="staff")
-        member = await repo.find_member(session, wechat_id=msg.sender_id, name=msg.sender_name)
-        if member is not None:
-            return Actor(id=msg.sender_id, name=msg.sender_name, role=member.role)
-        return Actor(id=msg.sender_id, name=msg.sender_name, role="unknown")
+        key = (msg.sender_id, msg.sender_name)
+        cached = self._roles.get(key)
+        now = time.monotonic()
+        if cached is None or cached[1] < now:
+            # The roster changes rarely (an import from the shell): a short cache saves a query per message.
+            member = await repo.find_member(session, wechat_id=msg.sender_id, name=msg.sender_name)
+            cached = (member.role if member is not None else "unknown", now + self.member_cache_seconds)
+            if len(self._roles) > 50_000:
+                self._roles.clear()
+            self._roles[key] = cached
+        return Actor(id=msg.sender_id, name=msg.sender_name, role=cached[0])
 
     @staticmethod
     def _message_from_inbox(row: Inbox) -> IncomingMessage:
@@ -300,6 +470,24 @@ class Dispatcher:
             kind=row.kind,  # type: ignore[arg-type]
             timestamp=ts,
         )
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _inbox_fields(msg: IncomingMessage) -> dict:
+    return dict(
+        message_id=msg.message_id[:200],
+        room_id=msg.room_id[:200] if msg.room_id else msg.room_id,
+        room_topic=(msg.room_topic or None) and msg.room_topic[:200],
+        sender_id=msg.sender_id[:200],
+        sender_name=msg.sender_name[:200],
+        kind=msg.kind,
+        mentioned=msg.mentioned_bot,
+        text=msg.text,
+        received_at=msg.timestamp,
+    )
 
 
 def _safe_text(text: str | None) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -46,6 +46,91 @@ async def record_incoming(session: AsyncSession, **fields: Any) -> tuple[Inbox, 
     created = (result.rowcount or 0) > 0
     row = (await session.exec(select(Inbox).where(Inbox.message_id == fields["message_id"]))).one()
     return row, created
+
+
+async def record_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, tuple[int, str, bool]]:
+    """Store a batch of incoming messages once each (group commit).
+
+    Returns {message_id: (inbox id, status, created)}; a redelivered id keeps its stored row and status.
+    """
+    ids = list(dict.fromkeys(r["message_id"] for r in rows))
+    existing = {
+        mid: (iid, status)
+        for iid, mid, status in (
+            await session.exec(
+                select(Inbox.id, Inbox.message_id, Inbox.status).where(col(Inbox.message_id).in_(ids))
+            )
+        ).all()
+    }
+    fresh: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["message_id"] not in existing and r["message_id"] not in fresh:
+            fresh[r["message_id"]] = {
+                **r,
+                "received_at": r.get("received_at") or utcnow(),
+                "status": InboxStatus.PENDING,
+                "attempts": 0,
+            }
+    if fresh:
+        # Insert-or-ignore: another process may have stored the same id a moment ago.
+        await session.exec(_insert_ignore(session, Inbox.__table__, ["message_id"]), params=list(fresh.values()))
+        stored = (
+            await session.exec(
+                select(Inbox.id, Inbox.message_id, Inbox.status).where(col(Inbox.message_id).in_(list(fresh)))
+            )
+        ).all()
+        for iid, mid, status in stored:
+            existing.setdefault(mid, (iid, status))
+    return {mid: (iid, status, mid in fresh) for mid, (iid, status) in existing.items()}
+
+
+async def claim_inbox(session: AsyncSession, inbox_ids: Sequence[int]) -> set[int]:
+    """Lock the still-unhandled rows among `inbox_ids` for this transaction; returns the ids claimed.
+
+    A row another process has finished (or is finishing: PostgreSQL makes this wait for its commit) is
+    not returned, so two instances never handle the same message twice.
+    """
+    if not inbox_ids:
+        return set()
+    result = await session.exec(
+        update(Inbox)
+        .where(col(Inbox.id).in_(list(inbox_ids)))
+        .where(col(Inbox.status).in_([InboxStatus.PENDING, InboxStatus.FAILED]))
+        .values(processed_at=utcnow())
+        .returning(Inbox.id)
+    )
+    return {row[0] for row in result.all()}
+
+
+async def finish_many(session: AsyncSession, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Mark handled rows: each dict has inbox_id, status, intent, ticket_number."""
+    if not outcomes:
+        return
+    stmt = (
+        update(Inbox.__table__)
+        .where(Inbox.__table__.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status"),
+            intent=bindparam("b_intent"),
+            ticket_number=bindparam("b_ticket"),
+            error=None,
+        )
+    )
+    params = [
+        {"b_id": o["inbox_id"], "b_status": o["status"], "b_intent": o.get("intent"), "b_ticket": o.get("ticket_number")}
+        for o in outcomes
+    ]
+    await session.connection()  # bind the session's connection before a Core executemany
+    await session.exec(stmt, params=params)
+
+
+async def fail_inbox(session: AsyncSession, inbox_id: int, error: str) -> None:
+    """Keep a message whose handling failed: status failed, the error, one more attempt counted."""
+    await session.exec(
+        update(Inbox)
+        .where(col(Inbox.id) == inbox_id)
+        .values(status=InboxStatus.FAILED, error=error, processed_at=utcnow(), attempts=Inbox.attempts + 1)
+    )
 
 
 async def pending_inbox(session: AsyncSession, *, limit: int = 500, max_attempts: int = 5) -> Sequence[Inbox]:
@@ -140,8 +225,17 @@ async def upsert_room(
     room = await get_room(session, platform_id)
     if room is None:
         room = Room(platform_id=platform_id, topic=topic, community=community, kind=kind, area=area, grp=grp)
-        session.add(room)
-    elif (room.topic, room.community, room.kind) != (topic, community, kind):
+        try:
+            async with session.begin_nested():
+                session.add(room)
+                await session.flush()
+            return room
+        except IntegrityError:
+            # Another instance recorded this room a moment ago (a first message seen by two bots at once).
+            room = await get_room(session, platform_id)
+            if room is None:
+                raise
+    if (room.topic, room.community, room.kind) != (topic, community, kind):
         room.topic, room.community, room.kind = topic, community, kind
         session.add(room)
     return room

@@ -77,7 +77,9 @@ class FakeChannel:
             kind=kind,  # type: ignore[arg-type]
         )
         assert self.on_message is not None, "start the app first"
-        await self.on_message(msg)
+        handled = await self.on_message(msg)
+        if handled is not None:
+            await handled
         return self.sent[before:]
 
 
