@@ -133,6 +133,8 @@ class App:
         dispatcher = await self.open()
         if self.channel is not None:
             await dispatcher.recover()
+            if hasattr(self.channel, "on_connected"):
+                self.channel.on_connected = dispatcher.flush_outbox  # replies kept during an outage go out
             await self.channel.start(self.on_message)
             await self.register_configured_rooms()
             self._flusher = asyncio.create_task(self._flush_periodically(), name="outbox-flusher")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import sys
 import threading
 import uuid
@@ -97,36 +98,50 @@ class ConsoleChannel:
     # ------------------------------------------------------------ input
 
     async def _pump(self, on_message: OnMessage) -> None:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=1000)
+        lines: queue.Queue[str | None] = queue.Queue(maxsize=4096)  # bounded: a fast producer waits for us
 
         def reader() -> None:
             # A thread, because stdin may be a TTY, a pipe or a regular file, and only a thread reads all three.
             try:
                 for line in self.stdin:
-                    asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
+                    lines.put(line)
             except Exception:  # a closed or broken stream ends input like EOF does
                 pass
             finally:
-                try:
-                    asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
-                except RuntimeError:
-                    pass  # loop already gone
+                lines.put(None)
 
         threading.Thread(target=reader, name="console-stdin", daemon=True).start()
         try:
             self._prompt()
-            while True:
-                line = await queue.get()
-                if line is None:
-                    break
-                try:
-                    msg = self._parse(line.rstrip("\r\n"))
-                except EOFError:  # /quit
-                    break
-                if msg is not None:
-                    await on_message(msg)
-                self._prompt()
+            eof = False
+            while not eof:
+                batch = [await asyncio.to_thread(lines.get)]
+                while batch[-1] is not None and len(batch) < 512:
+                    try:
+                        batch.append(lines.get_nowait())
+                    except queue.Empty:
+                        break
+                if batch[-1] is None:
+                    eof = True
+                    batch.pop()
+                messages = []
+                for line in batch:
+                    try:
+                        msg = self._parse(line.rstrip("\r\n"))
+                    except EOFError:  # /quit
+                        eof = True
+                        break
+                    if msg is not None:
+                        messages.append(msg)
+                if self.interactive:
+                    for msg in messages:  # one at a time, so the prompt comes back after the answer
+                        handled = await on_message(msg)
+                        if handled is not None:
+                            await handled
+                        self._prompt()
+                else:
+                    # Handed over together: the app stores them in one transaction and answers in order.
+                    await asyncio.gather(*(on_message(m) for m in messages))
         finally:
             self._closed.set()
 

@@ -13,6 +13,7 @@ import re
 import sys
 import warnings
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -305,6 +306,8 @@ class WechatyChannel:
         self._inbound: asyncio.Queue[str] | None = None
         self._seen: deque[str] = deque(maxlen=2000)
         self._outbox: deque[_Outgoing] = deque()
+        # Called after every login; the app sets it to flush its database outbox.
+        self.on_connected: Callable[[], Awaitable[object]] | None = None
         self._outbox_changed: asyncio.Event | None = None
         self._logged_in: asyncio.Event | None = None
         self._closed: asyncio.Event | None = None
@@ -544,6 +547,11 @@ class WechatyChannel:
             log.info("WeChat reconnected: logged in as %s; %d queued replies to send", who, len(self._outbox))
         else:
             log.info("WeChat logged in as %s", who)
+        if self.on_connected is not None:
+            try:
+                await self.on_connected()  # the app sends what its outbox kept while we were away
+            except Exception:
+                log.exception("sending the replies kept during the outage failed; the app retries later")
         if self.self_name and self.self_name != self.bot_name:
             log.warning(
                 "the WeChat account is named %r but config says bot.name=%r; both count as @-mentions",
@@ -695,13 +703,12 @@ class WechatyChannel:
         item = _Outgoing(reply, self._parts(reply))
         if not item.parts:
             return
+        if not self.connected:
+            # Raise rather than hold it in memory: the app keeps it in its database outbox, which survives a
+            # crash during the outage, and sends it again when `on_connected` fires.
+            raise ConnectionError("WeChat is disconnected; the reply stays in the outbox")
         self._outbox.append(item)
         self._outbox_changed.set()
-        if not self.connected:
-            log.warning(
-                "WeChat disconnected: reply to %s queued (%d waiting)", _target(reply), len(self._outbox)
-            )
-            return
         # Wait for delivery so replies leave in order with the handling, but stop waiting if the link drops:
         # the reply stays queued and goes out after reconnection.
         loop = asyncio.get_running_loop()

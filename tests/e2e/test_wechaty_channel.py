@@ -141,16 +141,28 @@ async def test_a_file_is_sent_to_the_room(harness, channel, tmp_path):
     assert file["file"]["name"] == "2026-10 工单.xlsx" and file["file"]["size"] == path.stat().st_size
 
 
-async def test_replies_sent_while_disconnected_are_queued_and_delivered_in_order(harness, channel, caplog):
+async def test_a_reply_while_disconnected_is_refused_and_reconnection_calls_back(harness, channel, caplog):
+    """While WeChat is away `send` raises (the app's database outbox keeps the reply, surviving a crash);
+    after the next login `on_connected` fires so the app sends it, and replies leave in order."""
     caplog.set_level(logging.INFO, logger="bot.channels.wechaty_channel")
     room = harness.rooms["leaders"]["id"]
+    back = asyncio.Event()
+
+    async def on_connected() -> None:
+        back.set()
+
+    channel.on_connected = on_connected
     await harness.stop_server()
     await eventually(lambda: not channel.connected, within=10, what="the channel to notice the outage")
     mark = await harness.mark()
+    with pytest.raises(ConnectionError):
+        await channel.send(Reply(text="第一条", room_id=room))
+    assert channel.queued == 0 and await harness.sent(mark) == []
+    await harness.start_server()
+    await asyncio.wait_for(back.wait(), timeout=20)
+    await eventually(lambda: channel.connected, within=10, what="the channel to be logged in again")
     await channel.send(Reply(text="第一条", room_id=room))
     await channel.send(Reply(text="第二条", room_id=room))
-    assert channel.queued == 2 and await harness.sent(mark) == []
-    await harness.start_server()
     first, second = await harness.wait_sent(since=mark, count=2, within=20)
     assert (first["text"], second["text"]) == ("第一条", "第二条")
     await eventually(lambda: channel.queued == 0, within=5, what="an empty outbox")
