@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -141,17 +142,22 @@ class TextModel:
         say(f"vectorising {len(y)} messages")
         x = self._fit_features(prepared)
         say(f"fitting a linear model on {x.shape[0]} x {x.shape[1]} features")
-        self._clf = self._new_clf().fit(x, y)
+        # liblinear releases the GIL: the final fit and the calibration folds share two threads.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            final = pool.submit(self._new_clf().fit, x, y)
+            if calibrate:
+                scores = self._out_of_fold_scores(x, y, pool)
+            self._clf = final.result()
         if calibrate:
             say("calibrating probabilities")
-            self.temperature = self._calibrate(x, y)
+            self.temperature = fit_temperature(scores, y) if scores is not None else 1.0
         return self
 
     def _new_clf(self):
         from sklearn.svm import LinearSVC
 
         c = self.config
-        return LinearSVC(C=c.C, class_weight="balanced" if c.balanced else None)
+        return LinearSVC(C=c.C, class_weight="balanced" if c.balanced else None, random_state=0)
 
     def _fit_features(self, p: Prepared):
         from scipy import sparse
@@ -197,18 +203,21 @@ class TextModel:
             )
         return sparse.hstack(blocks, format="csr")
 
-    def _calibrate(self, x, y: np.ndarray) -> float:
-        """Fit the softmax temperature on out-of-fold scores (the vocabulary is shared; the weights are not)."""
+    def _out_of_fold_scores(self, x, y: np.ndarray, pool: ThreadPoolExecutor) -> np.ndarray | None:
+        """Held-out decision scores for fitting the temperature (the vocabulary is shared; the weights are not)."""
         from sklearn.model_selection import StratifiedKFold
 
         folds = min(self.config.calibration_folds, int(np.bincount(y).min()))
         if folds < 2:
-            return 1.0
+            return None
+        runs = [
+            (te, pool.submit(self._new_clf().fit, x[tr], y[tr]))
+            for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y)
+        ]
         scores = np.zeros((len(y), len(self.labels)), dtype=np.float64)
-        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y):
-            clf = self._new_clf().fit(x[tr], y[tr])
-            scores[te] = _scores(clf, x[te], len(self.labels))
-        return fit_temperature(scores, y)
+        for te, run in runs:
+            scores[te] = _scores(run.result(), x[te], len(self.labels))
+        return scores
 
     # ---------------------------------------------------------------- predicting
 

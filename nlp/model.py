@@ -39,9 +39,6 @@ FORMAT = 1
 MODEL_FILE = "model.joblib"
 META_FILE = "metadata.json"
 
-# Short chat lines are many and terse; character trigrams help there, and the set is small enough to afford them.
-TAXONOMY_CONFIG = TextModelConfig(char_ngrams=(1, 3), char_min_df=1, head_min_df=1)
-
 
 class ModelError(Exception):
     """A saved model that must not be used; the message is meant for the operator."""
@@ -118,7 +115,7 @@ class IntentCategoryModel:
         config: TextModelConfig | None = None,
         calibrate: bool = True,
     ) -> IntentCategoryModel:
-        cfg = config or TAXONOMY_CONFIG
+        cfg = config or TextModelConfig()
         say = progress or (lambda _m: None)
         say("intent model")
         intent = TextModel(cfg).fit_prepared(prepared, intents, progress=progress, calibrate=calibrate)
