@@ -208,6 +208,49 @@ async def time_digest(url: str, period: q.Period, taxonomy, *, repeat: int, xlsx
     return out
 
 
+def measure(tickets: int, *, pg_url: str | None = None, repeat: int = 3) -> dict[str, float]:
+    """Seed `tickets` into a temporary SQLite file (and PostgreSQL at `pg_url`), return the median seconds
+    to build the subdistrict's monthly digest content on each: {"sqlite": s, "postgresql": s}."""
+    import tempfile
+
+    settings = load_settings(REPO / "config.yaml")
+    taxonomy = taxonomy_from_settings(settings)
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    period = q.parse_period("2026-10")
+    out: dict[str, float] = {}
+
+    async def go() -> None:
+        with tempfile.TemporaryDirectory(prefix="linju-digest-") as d:
+            path = Path(d) / "digest.db"
+            await seed_sqlite(path, tickets, months=24, end=end)
+            res = await time_digest(f"sqlite+aiosqlite:///{path}", period, taxonomy, repeat=repeat, xlsx=None)
+            out["sqlite"] = res["全街道"][0]
+        if pg_url:
+            import asyncpg
+
+            admin = pg_url.rsplit("/", 1)[0].replace("+asyncpg", "") + "/postgres"
+            name = f"linju_digest_bench_{uuid.uuid4().hex[:8]}"
+            conn = await asyncpg.connect(admin)
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+            url = pg_url.rsplit("/", 1)[0] + "/" + name
+            try:
+                await seed_pg(url, tickets, months=24, end=end)
+                res = await time_digest(url, period, taxonomy, repeat=repeat, xlsx=None)
+                out["postgresql"] = res["全街道"][0]
+            finally:
+                conn = await asyncpg.connect(admin)
+                try:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    await conn.close()
+
+    asyncio.run(go())
+    return out
+
+
 def report(name: str, seeded: float | None, result: dict) -> None:
     if seeded is not None:
         print(f"[{name}] seeded in {seeded:.1f} s")

@@ -696,6 +696,10 @@ class WechatyChannel:
 
     # ------------------------------------------------------------------ outbound
 
+    def room_id_for_topic(self, topic: str) -> str | None:
+        """The id of the room called `topic`, as listed at the last login (for rooms not yet seen talking)."""
+        return self.rooms.get(topic)
+
     async def send(self, reply: Reply) -> None:
         """Queue `reply`; while connected, wait (bounded) until it is delivered. Never raises for the link."""
         self._ensure_events()
