@@ -224,3 +224,27 @@ def test_cross_validate_reports_the_agreed_keys():
 def test_cross_validate_refuses_too_few_examples_for_k():
     with pytest.raises(ValueError, match="too few"):
         statmodel.cross_validate(["a", "b", "c", "d"], ["x", "x", "y", "y"], k=3, tokenize=chars)
+
+
+# ---------------------------------------------------------------- in the cascade
+
+
+class UnsureRules:
+    """A rules stage that always answers chat with low confidence, keeping a building it 'found'."""
+
+    def classify(self, text: str):
+        from nlp.types import Classification, Location
+
+        return Classification(intent="chat", confidence=0.1, location=Location(building="4"))
+
+
+def test_cascade_takes_the_model_when_the_rules_are_unsure(intent_model):
+    from nlp.cascade import Cascade, CascadeThresholds
+
+    intent_model.tokenize = chars
+    cascade = Cascade(UnsureRules(), model=intent_model, thresholds=CascadeThresholds())
+    c = cascade.classify_sync("下水道污水漏水停水")
+    assert (c.intent, c.category, c.stage) == ("report", "water", "model")
+    assert c.building == "4"  # extraction stays with the rules
+    many = cascade.classify_many_sync(["下水道污水漏水停水", "路灯不亮黑漆漆"])
+    assert [x.category for x in many] == ["water", "light"]
