@@ -442,7 +442,15 @@ class Dispatcher:
         return info
 
     async def _actor(self, session: AsyncSession, msg: IncomingMessage, room: RoomInfo) -> Actor:
-        if msg.sender_id in self.org.staff_ids or msg.sender_name in self.org.staff_names:
+        """Who sent this, and with what role.
+
+        A WeChat display name is not an identity: anyone can rename themselves "刘主任". So a role known only by
+        name counts as staff only where names are trustworthy: in a committee room (its members are the
+        committee's choice) or on a channel without platform ids (the console, where id = name). Staff who
+        give commands elsewhere, privately say, are named by WeChat id in config or the roster.
+        """
+        names_trusted = room.is_committee or msg.sender_id == msg.sender_name
+        if msg.sender_id in self.org.staff_ids or (names_trusted and msg.sender_name in self.org.staff_names):
             return Actor(id=msg.sender_id, name=msg.sender_name, role="staff")
         key = (msg.sender_id, msg.sender_name)
         cached = self._roles.get(key)
@@ -450,11 +458,20 @@ class Dispatcher:
         if cached is None or cached[1] < now:
             # The roster changes rarely (an import from the shell): a short cache saves a query per message.
             member = await repo.find_member(session, wechat_id=msg.sender_id, name=msg.sender_name)
-            cached = (member.role if member is not None else "unknown", now + self.member_cache_seconds)
+            role = "unknown"
+            if member is not None:
+                by_id = bool(member.wechat_id) and member.wechat_id == msg.sender_id
+                role = member.role
+                if role == "staff" and not by_id:
+                    role = "staff?"  # staff by name only: decided per room below
+            cached = (role, now + self.member_cache_seconds)
             if len(self._roles) > 50_000:
                 self._roles.clear()
             self._roles[key] = cached
-        return Actor(id=msg.sender_id, name=msg.sender_name, role=cached[0])
+        role = cached[0]
+        if role == "staff?":
+            role = "staff" if names_trusted else "unknown"
+        return Actor(id=msg.sender_id, name=msg.sender_name, role=role)
 
     @staticmethod
     def _message_from_inbox(row: Inbox) -> IncomingMessage:

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot.app import App
+from bot.config import StaffSettings
 from storage.models import Member, Outbox, Ticket, TicketEvent
 from tests.support import FakeChannel, make_settings
 
@@ -61,7 +62,12 @@ async def life(tmp_path, clock, understanding, monkeypatch):
 
     monkeypatch.setattr("bot.app.build_understanding", shared)
     monkeypatch.setattr(understanding, "close", _no_close)
-    app = App(make_settings(tmp_path), channel=Chat(), clock=clock)
+    settings = make_settings(tmp_path)
+    # Staff also work from private chats and leaders' rooms, where only a WeChat id identifies them (a display
+    # name can be copied by anyone).
+    settings.staff.append(StaffSettings(name="小陈", wechat_id="wxid_小陈"))
+    settings.staff.append(StaffSettings(name="刘主任", wechat_id="wxid_刘主任"))
+    app = App(settings, channel=Chat(), clock=clock)
     await app.start()
     try:
         yield app

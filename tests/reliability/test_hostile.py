@@ -92,11 +92,6 @@ async def test_a_non_staff_member_cannot_change_any_ticket_by_any_command_form(a
     assert_unchanged(before, await state(app))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug #8-a: staff are matched by display name (handlers/service.py Dispatcher._actor, "
-    "`msg.sender_name in staff_names`); anyone who renames themselves 刘主任 becomes staff",
-)
 async def test_a_member_who_takes_a_staff_members_display_name_cannot_change_a_ticket(app, chat, tickets):
     a, _, _ = tickets
     before = await state(app)
