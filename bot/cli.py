@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from bot import cli_digest, cli_tickets, cli_train
 from bot.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("linju")
@@ -92,10 +93,13 @@ async def _run_channel(settings: Settings, *, jsonl: bool = False, console_only:
         await asyncio.wait({closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if stop.is_set():
             log.info("stopping on signal")
+        failure = closed.exception() if closed.done() and not closed.cancelled() else None
         for t in (closed, stopping):
             t.cancel()
     finally:
         await app.stop()
+    if failure is not None:
+        raise failure
     return 0
 
 
@@ -268,25 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = dbsub.add_parser("upgrade", parents=[common], help="apply migrations")
     up.set_defaults(func=cmd_db_upgrade)
 
-    for extra in _extensions():
-        extra(sub, common)
+    for feature in (cli_tickets, cli_train, cli_digest):
+        feature.register(sub, common)
     return p
-
-
-def _extensions():
-    """Commands contributed by feature modules (tickets, roster, train, digest) where present."""
-    import importlib
-
-    found = []
-    for name in ("bot.cli_tickets", "bot.cli_train", "bot.cli_digest"):
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        found.append(mod.register)
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the operator gets one plain line; the log has the traceback
+        log.exception("linju %s failed", args.command)
+        print(f"linju: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

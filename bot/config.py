@@ -105,8 +105,8 @@ class TaxonomySettings(_Strict):
 
 
 class ClassifierSettings(_Strict):
-    rules_confident: float = Field(0.6, ge=0, le=1)
-    model_confident: float = Field(0.55, ge=0, le=1)
+    rules_confident: float = Field(0.7, ge=0, le=1)
+    model_confident: float = Field(0.8, ge=0, le=1)
     llm_below: float = Field(0.5, ge=0, le=1)
     duplicate_window_days: int = Field(14, ge=0)
     duplicate_similarity: float = Field(0.3, ge=0, le=1)

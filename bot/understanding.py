@@ -64,9 +64,14 @@ def load_model(settings: Settings, taxonomy: Taxonomy, processor: TextProcessor)
     from nlp import model as statmodel
 
     try:
-        m = statmodel.load(path, expected_fingerprint=taxonomy.fingerprint(), tokenize=processor.tokens)
+        # Its labels must be categories of the configured taxonomy (a subset is fine: a community's history
+        # need not cover every category); other library versions are refused before anything is unpickled.
+        m = statmodel.load(path, expected_fingerprint=None, expected_labels=taxonomy.codes(), tokenize=processor.tokens)
     except statmodel.ModelError as exc:
         log.warning("trained model in %s not used: %s", path, exc)
+        return None
+    if not isinstance(m, statmodel.IntentCategoryModel):
+        log.warning("trained model in %s not used: it is not an intent/category model; retrain with `linju train`", path)
         return None
     log.info("using the trained model in %s", path)
     return m

@@ -32,24 +32,28 @@ class LateStage(Protocol):
 
 
 def combine(rule: Classification, pred: Any | None, *, thresholds: CascadeThresholds) -> Classification:
-    """Rules when they are confident; otherwise the model's intent and category if it is more confident.
+    """Rules when they are confident; otherwise what the model is more sure of: its intent, its category, both.
 
     The rules' location, urgency and ticket numbers are kept: those are extraction, not classification.
     """
     if pred is None or rule.confidence >= thresholds.rules_confident:
         return rule
-    intent_p = float(pred.intent_prob)
-    if intent_p < thresholds.model_confident or intent_p <= rule.confidence:
+    t = thresholds.model_confident
+    intent_p = float(pred.intent_prob or 0.0)
+    cat_p = float(pred.category_prob or 0.0)
+    took_intent = intent_p >= t and intent_p > rule.confidence and pred.intent != rule.intent
+    intent = pred.intent if took_intent else rule.intent
+    if intent != "report":
+        if not took_intent:
+            return rule
+        return replace(rule, intent=intent, category=None, confidence=round(intent_p, 4), stage="model")
+    if took_intent:  # the rules did not think it a report: the model's category is all there is
+        category = pred.category or "other"
+        confidence = intent_p * cat_p**0.5
+    elif pred.category and cat_p >= t and cat_p > rule.confidence and pred.category != rule.category:
+        category, confidence = pred.category, cat_p * max(intent_p, rule.confidence) ** 0.5
+    else:
         return rule
-    intent = pred.intent
-    category = None
-    confidence = intent_p
-    if intent == "report":
-        if rule.intent == "report" and rule.category and (pred.category_prob or 0) < thresholds.model_confident:
-            category = rule.category
-        else:
-            category = pred.category or rule.category or "other"
-            confidence = intent_p * float(pred.category_prob or 0.0) ** 0.5
     return replace(rule, intent=intent, category=category, confidence=round(confidence, 4), stage="model")
 
 

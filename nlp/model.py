@@ -73,7 +73,7 @@ class IntentCategoryModel:
 
     kind = "intent_category"
 
-    def __init__(self, intent: TextModel, category: TextModel | None) -> None:
+    def __init__(self, intent: TextModel | None, category: TextModel | None) -> None:
         self.intent = intent
         self.category = category
         self.tokenize: Tokenize | None = None
@@ -84,7 +84,7 @@ class IntentCategoryModel:
 
     @property
     def n_train(self) -> int:
-        return self.intent.n_train
+        return (self.intent or self.category).n_train  # type: ignore[union-attr]
 
     @classmethod
     def fit(
@@ -117,8 +117,10 @@ class IntentCategoryModel:
     ) -> IntentCategoryModel:
         cfg = config or TextModelConfig()
         say = progress or (lambda _m: None)
-        say("intent model")
-        intent = TextModel(cfg).fit_prepared(prepared, intents, progress=progress, calibrate=calibrate)
+        intent = None
+        if len(set(intents)) >= 2:  # a file of reports only teaches categories; intent stays with the rules
+            say("intent model")
+            intent = TextModel(cfg).fit_prepared(prepared, intents, progress=progress, calibrate=calibrate)
         idx = [i for i, (it, c) in enumerate(zip(intents, categories, strict=True)) if it == "report" and c]
         category = None
         if len({categories[i] for i in idx}) >= 2:
@@ -139,19 +141,22 @@ class IntentCategoryModel:
         return self.predict_prepared(prepare(texts, self.tokenize))
 
     def predict_prepared(self, prepared: Prepared) -> list[Prediction]:
-        pi = self.intent.proba_prepared(prepared)
-        bi = pi.argmax(axis=1)
+        if self.intent is not None:
+            pi = self.intent.proba_prepared(prepared)
+            bi = pi.argmax(axis=1)
         if self.category is not None:
             pc = self.category.proba_prepared(prepared)
             bc = pc.argmax(axis=1)
         out = []
         for n in range(len(prepared)):
-            intent = self.intent.labels[bi[n]]
+            # Without an intent model the intent probability is 0: the cascade keeps the rules' intent.
+            intent = self.intent.labels[bi[n]] if self.intent is not None else "report"
             if self.category is not None:
                 cat, cp = self.category.labels[bc[n]], float(pc[n, bc[n]])
             else:
                 cat, cp = None, 0.0
-            out.append(Prediction(intent, float(pi[n, bi[n]]), cat, cp))
+            ip = float(pi[n, bi[n]]) if self.intent is not None else 0.0
+            out.append(Prediction(intent, ip, cat, cp))
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -228,8 +233,8 @@ def save(
         sha256=_sha256(tmp),
     )
     if kind == "intent_category":
-        meta["intents"] = list(model.intent.labels)
-        meta["intent_model"] = model.intent.describe()
+        meta["intents"] = list(model.intent.labels) if model.intent else []
+        meta["intent_model"] = model.intent.describe() if model.intent else None
         meta["category_model"] = model.category.describe() if model.category else None
     else:
         meta["model"] = model.describe()

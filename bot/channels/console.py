@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import queue
 import sys
 import threading
@@ -12,6 +13,8 @@ from typing import TextIO
 
 from bot.channels.base import OnMessage
 from handlers.types import IncomingMessage, Reply
+
+log = logging.getLogger(__name__)
 
 CONSOLE_HELP = """\
 控制台群聊（console chat）:
@@ -62,6 +65,7 @@ class ConsoleChannel:
         self._closed = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._seq = 0
+        self.store_patience = 120.0  # seconds to keep retrying input the database refuses
 
     # ------------------------------------------------------------ Channel protocol
 
@@ -85,9 +89,13 @@ class ConsoleChannel:
             self._print(f"{where} {self.bot_name}: [文件] {reply.file}")
 
     async def wait_closed(self) -> None:
+        """Resolves at end of input; raises if input had to be abandoned (the inbox refused it for good)."""
         await self._closed.wait()
         if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
@@ -135,15 +143,43 @@ class ConsoleChannel:
                         messages.append(msg)
                 if self.interactive:
                     for msg in messages:  # one at a time, so the prompt comes back after the answer
-                        handled = await on_message(msg)
+                        [handled] = await self._hand_over(on_message, [msg])
                         if handled is not None:
                             await handled
                         self._prompt()
                 else:
                     # Handed over together: the app stores them in one transaction and answers in order.
-                    await asyncio.gather(*(on_message(m) for m in messages))
+                    await self._hand_over(on_message, messages)
         finally:
             self._closed.set()
+
+    async def _hand_over(self, on_message: OnMessage, messages: list[IncomingMessage]) -> list[object]:
+        """Deliver `messages`, retrying while the inbox cannot store them (a database outage) rather than
+        dropping them; no more input is read meanwhile, so order is kept. Gives up loudly after a while."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.store_patience
+        delay = 0.5
+        results: list[object] = [None] * len(messages)
+        pending = list(range(len(messages)))
+        while True:
+            outcomes = await asyncio.gather(*(on_message(messages[i]) for i in pending), return_exceptions=True)
+            failed = []
+            for i, out in zip(pending, outcomes, strict=True):
+                if isinstance(out, Exception):
+                    failed.append((i, out))
+                else:
+                    results[i] = out
+            if not failed:
+                return results
+            if loop.time() + delay > deadline:
+                raise RuntimeError(
+                    f"the inbox refused {len(failed)} message(s) for {self.store_patience:.0f} s "
+                    f"({failed[0][1]!r}); stopped reading input so nothing more is lost"
+                ) from failed[0][1]
+            log.warning("the inbox refused %d message(s) (%r); retrying in %.1f s", len(failed), failed[0][1], delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            pending = [i for i, _ in failed]
 
     def _parse(self, line: str) -> IncomingMessage | None:
         if self.jsonl:

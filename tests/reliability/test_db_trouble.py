@@ -205,12 +205,6 @@ async def test_a_message_arriving_while_the_database_refuses_connections_is_not_
     assert len(await rows(pg_app, Ticket)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug #8-b: when the inbox cannot be written (database down past the retries) the console pump task "
-    "dies, ConsoleChannel.wait_closed swallows its exception (gather(..., return_exceptions=True)) and "
-    "`linju chat`/`linju run` exit 0 with the rest of the input unread (bot/channels/console.py, bot/cli.py)",
-)
 async def test_linju_chat_during_a_database_outage_handles_every_message_or_fails_loudly(pg_url, tmp_path):
     """Messages fed while PostgreSQL refuses connections are handled after it returns, or the process says so."""
     config = write_config(tmp_path, database_url=pg_url)

@@ -1,0 +1,158 @@
+"""`linju train`: fit the statistical stage from labelled JSON Lines or from staff-checked tickets."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.understanding import model_dir, taxonomy_from_settings
+from nlp.types import INTENTS, Taxonomy
+
+
+def _say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def rows_from_file(path: str, *, text_fields: tuple[str, ...], label_field: str) -> tuple[list[dict], str]:
+    """Training rows {text, intent, category} and a description of the file's format.
+
+    A file with an `intent` field (as dev_messages.jsonl) teaches intent and category; a file with only a label
+    (a ledger of past complaints) teaches categories, and the intent stays with the rules.
+    """
+    rows: list[dict] = []
+    has_intent = False
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+            text = "。".join(str(obj[f]).strip() for f in text_fields if obj.get(f))
+            if not text:
+                continue
+            intent = obj.get("intent")
+            if intent is not None:
+                if intent not in INTENTS:
+                    raise ConfigError(f"{path}:{n}: intent {intent!r} is not one of {', '.join(INTENTS)}")
+                has_intent = True
+                category = obj.get("category") if intent == "report" else None
+            else:
+                category = obj.get(label_field)
+                if not category:
+                    continue
+                intent = "report"
+            rows.append({"text": text, "intent": intent, "category": category})
+    if not rows:
+        raise ConfigError(f"{path}: no labelled rows (need text and either intent or {label_field})")
+    return rows, "intent and category" if has_intent else f"categories from '{label_field}'"
+
+
+async def rows_from_tickets(settings: Settings, *, chat_per_ticket: int = 3) -> list[dict]:
+    """Tickets as labelled reports (a staff reclassification 改类 has already replaced the category), and
+    recent handled messages the bot took for chat or queries as the other intents."""
+    from sqlmodel import col, select
+
+    from storage import engine as db
+    from storage.models import Inbox, Ticket, TicketStatus
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        await db.upgrade(engine)
+        async with db.session_factory(engine)() as s:
+            tickets = (
+                await s.exec(select(Ticket).where(col(Ticket.status).not_in([TicketStatus.WITHDRAWN])))
+            ).all()
+            others = (
+                await s.exec(
+                    select(Inbox.text, Inbox.intent)
+                    .where(col(Inbox.intent).in_(["chat", "query"]))
+                    .where(Inbox.kind == "text")
+                    .order_by(col(Inbox.id).desc())
+                    .limit(max(200, chat_per_ticket * len(tickets)))
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    rows = [{"text": t.text, "intent": "report", "category": t.category} for t in tickets if t.text]
+    rows += [{"text": text, "intent": intent, "category": None} for text, intent in others if text and text.strip()]
+    return rows
+
+
+def _check_labels(rows: list[dict], taxonomy: Taxonomy) -> list[str]:
+    labels = sorted({r["category"] for r in rows if r["intent"] == "report" and r["category"]})
+    unknown = [c for c in labels if taxonomy.get(c) is None]
+    if unknown:
+        _say(
+            "warning: these labels are not categories of the configured taxonomy: "
+            + ", ".join(unknown)
+            + " — the bot will refuse this model at start-up until the taxonomy has them"
+        )
+    return labels
+
+
+def train(settings: Settings, rows: list[dict], *, source: str, out: Path | None = None) -> dict[str, Any]:
+    """Fit, save with metadata into data_dir/model (or `out`), and return the metadata written."""
+    from nlp import model as statmodel
+    from nlp.segment import TextProcessor
+
+    taxonomy = taxonomy_from_settings(settings)
+    labels = _check_labels(rows, taxonomy)
+    if len(labels) < 2:
+        raise ConfigError("need reports of at least two categories to learn from")
+    processor = TextProcessor(user_words=settings.all_estates(), cache_dir=str(settings.data_dir / "cache"))
+    _say("loading the dictionary")
+    processor.initialize()
+    t0 = time.perf_counter()
+    model = statmodel.IntentCategoryModel.fit(rows, tokenize=processor.tokens, progress=_say)
+    seconds = time.perf_counter() - t0
+    target = out or model_dir(settings)
+    meta = statmodel.save(
+        model,
+        target,
+        {"source": source, "train_seconds": round(seconds, 2), "configured_taxonomy": taxonomy.fingerprint()},
+    )
+    _say(f"trained on {len(rows)} messages in {seconds:.1f} s; saved to {target}")
+    return meta
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    if bool(args.data) == bool(args.from_tickets):
+        raise ConfigError("give either --data FILE or --from-tickets")
+    if args.from_tickets:
+        rows = asyncio.run(rows_from_tickets(settings))
+        source = "tickets"
+        _say(f"{sum(r['intent'] == 'report' for r in rows)} tickets and {len(rows)} messages in all")
+    else:
+        rows, kind = rows_from_file(
+            args.data, text_fields=tuple(f for f in args.text_fields.split(",") if f), label_field=args.label_field
+        )
+        source = str(args.data)
+        _say(f"{len(rows)} labelled messages ({kind}) from {args.data}")
+    meta = train(settings, rows, source=source, out=Path(args.out) if args.out else None)
+    print(
+        json.dumps(
+            {k: meta[k] for k in ("kind", "labels", "intents", "training_size", "created_at", "source") if k in meta},
+            ensure_ascii=False,
+        )
+    )
+    print("the bot uses this model from its next start (linju classify and linju eval use it at once)", file=sys.stderr)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("train", parents=[common], help="train the statistical classifier stage")
+    p.add_argument("--data", help="labelled JSON Lines (dev_messages.jsonl fields, or text + a label field)")
+    p.add_argument("--from-tickets", action="store_true", help="learn from the tickets in the database (改类 counts)")
+    p.add_argument("--text-fields", default="text", help="fields joined as the text, e.g. title,text")
+    p.add_argument("--label-field", default="label", help="the label field of a file without 'intent'")
+    p.add_argument("--out", help="directory to save into (default: <data_dir>/model)")
+    p.set_defaults(func=cmd_train)
