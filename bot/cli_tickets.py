@@ -41,6 +41,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     sh.add_argument("number", help="ticket number (0023, #0023 or 23)")
     sh.set_defaults(func=cmd_show)
 
+    fl = ts.add_parser("failed", parents=[common], help="messages whose handling failed (kept, retried at start)")
+    fl.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    fl.set_defaults(func=cmd_failed)
+
     up = ts.add_parser(
         "update",
         parents=[common],
@@ -167,6 +171,26 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"linju: no ticket {number}", file=sys.stderr)
             return 1
         print(await _ops(settings, taxonomy).history(session, t, now=_now()))
+        return 0
+
+    return _run(args, body)
+
+
+def cmd_failed(args: argparse.Namespace) -> int:
+    async def body(session, *, settings, taxonomy, understanding) -> int:
+        from storage import repo
+
+        rows = await repo.failed_inbox(session, limit=args.limit)
+        if not rows:
+            print("no failed messages")
+            return 0
+        for r in rows:
+            when = r.processed_at.strftime("%Y-%m-%d %H:%M") if r.processed_at else "-"
+            where = r.room_topic or "私聊"
+            print(f"{r.message_id}  {when}  {where}  {r.sender_name}  attempts {r.attempts}")
+            print(f"    text:  {r.text[:80]}")
+            print(f"    error: {(r.error or '').splitlines()[0][:200] if r.error else '-'}")
+        print(f"{len(rows)} failed message(s); each is retried at the next start, up to five attempts")
         return 0
 
     return _run(args, body)

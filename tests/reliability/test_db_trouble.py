@@ -289,7 +289,9 @@ async def start_app(settings, *, exploding: Exploding | None = None) -> tuple[Ap
     return app, channel
 
 
-async def test_a_message_that_fails_for_good_is_kept_failed_logged_and_handled_at_the_next_start(settings, caplog):
+async def test_a_message_that_fails_for_good_is_kept_failed_logged_and_handled_at_the_next_start(
+    settings, caplog, capsys, monkeypatch
+):
     boom = Exploding()
     app, channel = await start_app(settings, exploding=boom)
     try:
@@ -306,6 +308,15 @@ async def test_a_message_that_fails_for_good_is_kept_failed_logged_and_handled_a
     assert rows_["after-1"].status == "done"
     logged = [r for r in caplog.records if r.levelno >= logging.ERROR and "boom-1" in r.getMessage()]
     assert logged, "the failure was not logged with the message id"
+    # ... and visible from the shell
+    from bot.cli import main
+    from tests.support import DEFAULT_CONFIG
+
+    monkeypatch.setenv("LINJU_DATA_DIR", str(settings.data_dir))
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["tickets", "failed", "--config", str(DEFAULT_CONFIG)]) == 0
+    shown = capsys.readouterr().out
+    assert "boom-1" in shown and "handler exploded on purpose" in shown
 
     app, channel = await start_app(settings)  # the bug fixed: a healthy router
     try:
