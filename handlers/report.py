@@ -62,7 +62,11 @@ class Intake:
         if not (loc.building or loc.estate) or self.duplicate_window <= timedelta(0):
             return None
         candidates = await repo.open_tickets(
-            session, category=self.category(c.category).code, since=now - self.duplicate_window, community=community
+            session,
+            category=self.category(c.category).code,
+            since=now - self.duplicate_window,
+            community=community,
+            building=loc.building,
         )
         best, best_score = None, self.duplicate_similarity
         for t in candidates:

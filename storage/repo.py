@@ -264,7 +264,8 @@ def _number_width(count: int) -> int:
 
 
 async def ticket_count(session: AsyncSession) -> int:
-    return (await session.exec(select(func.count()).select_from(Ticket))).one()
+    """About how many tickets there are: the highest id, read from the primary key index (a COUNT(*) scans)."""
+    return (await session.exec(select(func.max(Ticket.id)))).one() or 0
 
 
 async def create_ticket(session: AsyncSession, *, attempts: int = 12, **fields: Any) -> Ticket:
@@ -306,11 +307,14 @@ async def open_tickets(
     since: datetime | None = None,
     community: str | None = None,
     source: str | None = None,
+    building: str | None = None,
     limit: int = 200,
 ) -> Sequence[Ticket]:
     stmt = select(Ticket).where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
     if category:
         stmt = stmt.where(Ticket.category == category)
+    if building:
+        stmt = stmt.where(Ticket.building == building)
     if since:
         stmt = stmt.where(col(Ticket.created_at) >= since)
     if community:
