@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -74,10 +73,9 @@ async def test_a_useless_model_gives_exactly_the_results_without_one(mode, fake_
     plain, _ = await classify_all(llm_settings(), data, use_llm=False)
     # Ask about every message the rules are not certain of, the worst case for a dead endpoint.
     settings = llm_settings(classifier={"llm_below": 1.0})
-    t0 = time.perf_counter()
     with_llm, stats = await classify_all(settings, data)
-    elapsed = time.perf_counter() - t0
     assert with_llm == plain
     assert stats["skipped_breaker"] > len(data) // 2
-    # The breaker opens after 3 failures of ≤0.3 s each (+ backoff); the rest is the rules' own time.
-    assert elapsed < 6.0, f"{elapsed:.1f} s"
+    # The breaker opened after 3 failed requests (each retried at most once): no hang however many messages
+    # follow. Counted in requests, not seconds, so a busy machine cannot make this flaky.
+    assert len(fake_llm.requests) <= 3 * 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -133,10 +132,8 @@ async def test_a_misbehaving_model_changes_nothing(mode, fake_llm, make_stage, r
     stage = make_stage()
     teach(fake_llm, stage)
     texts = [t for t, _ in SAMPLES] * 2
-    t0 = time.perf_counter()
     with caplog.at_level(logging.WARNING, logger="nlp.llm"):
         before, after = await refine_all(stage, rules, texts)
-    elapsed = time.perf_counter() - t0
     assert after == before  # nothing from the model was used
     for c in after:
         assert_valid(c, stage.taxonomy.codes())
@@ -147,8 +144,9 @@ async def test_a_misbehaving_model_changes_nothing(mode, fake_llm, make_stage, r
     assert len(caplog.records) <= 3  # once per kind of trouble, not once per message
     retried = mode in ("slow", "500", "429")
     assert (stats["requests"] > stats["sent"]) is retried
-    # 3 failures of at most 0.3 s each plus backoff; never the server's 2 s delay.
-    assert elapsed < 2.0
+    # The breaker opened after 3 failed requests (each retried at most once): no hang, whatever the count of
+    # messages; counted in requests rather than seconds so a busy machine cannot make this flaky.
+    assert len(fake_llm.requests) <= 3 * 2
     assert_never_sent_personal_data(fake_llm)
     await stage.close()
 
