@@ -117,6 +117,7 @@ class ScheduleSettings(_Strict):
     digest_cron: str = "0 9 1 * *"
     digest_period: Literal["month", "week"] = "month"
     overdue_reminder_cron: str = "0 9 * * *"
+    subdistrict_rooms: list[str] = []  # rooms (by name) that get the whole subdistrict's digest
     quiet_hours: str = "22:00-07:00"
 
 

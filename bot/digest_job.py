@@ -48,14 +48,18 @@ def due_period(settings: Settings, now: datetime) -> q.Period | None:
 
 
 def committee_rooms(settings: Settings, community: str | None = None) -> list[tuple[str, str]]:
-    """(room name, community) of every configured committee room."""
-    return [
+    """(room name, community) of every configured committee room; community "" is the whole subdistrict
+    (schedule.subdistrict_rooms)."""
+    rooms = [
         (r.name, c.name)
         for c in settings.communities
         if community is None or c.name == community
         for r in c.rooms
         if r.kind == "committee"
     ]
+    if community is None:
+        rooms += [(name, "") for name in settings.schedule.subdistrict_rooms]
+    return rooms
 
 
 async def resolve_targets(

@@ -81,7 +81,7 @@ class DigestSender:
 
     async def deliver(self, period: q.Period, target: Target, *, force: bool = False) -> str:
         """Send `target` its digest for `period` unless the record says it has been (or is being) sent."""
-        where = f"digest {period.label} for {target.community} to {target.name!r}"
+        where = f"digest {period.label} for {target.community or 'the whole subdistrict'} to {target.name!r}"
         if target.room_id is None:
             log.warning(
                 "%s: the bot has not seen this room yet (add the bot to it, or say something there); not sent",
@@ -93,7 +93,7 @@ class DigestSender:
             return claim
         digest_id, token = claim
         try:
-            files = await self.build(period, community=target.community)
+            files = await self.build(period, community=target.community or None)  # "": the whole subdistrict
             await self._send_all(files, target.room_id, where)
         except Exception as exc:
             log.exception(

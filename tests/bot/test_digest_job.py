@@ -116,3 +116,20 @@ async def test_two_app_instances_on_one_database_send_the_digest_once(db_url, tm
         for app in apps:
             await app.stop()
     assert sorted(len(c.sent) for c in channels) == [0, 3]
+
+
+async def test_a_subdistrict_room_gets_the_whole_subdistricts_digest_once(tmp_path):
+    settings = make_settings(tmp_path)
+    settings.schedule.subdistrict_rooms = ["书院路街道工作群"]
+    await _seeded(settings)
+    engine = db.create_engine(settings.database_url)
+    async with db.session_factory(engine)() as s:
+        s.add(Room(platform_id="书院路街道工作群@chatroom", topic="书院路街道工作群", community="", kind="committee"))
+        await s.commit()
+    await engine.dispose()
+    sent = await _run_once(settings, datetime(2026, 11, 3, 2, tzinfo=UTC))
+    whole = [r for r in sent if r.room_id == "书院路街道工作群@chatroom"]
+    assert len(whole) == 3 and len(sent) == 6  # the community's committee room still gets its own
+    assert not whole[0].text.startswith("【书院路社区")  # not scoped to one community
+    assert "2026年10月" in whole[0].text
+    assert await _run_once(settings, datetime(2026, 11, 3, 3, tzinfo=UTC)) == []
