@@ -244,7 +244,7 @@ def bench_llm_share(tmp: Path) -> dict:
     stats = understanding
     share = 100 * stats.get("sent", 0) / len(rows)
     tokens = (stats.get("tokens_prompt", 0) + stats.get("tokens_completion", 0)) * 1000 / len(rows)
-    return {"figure": "LLM share", "what": f"of the {len(rows)} dev messages sent to the LLM; {tokens:,.0f} tokens per 1,000 messages", "value": round(share, 1), "unit": "%"}
+    return {"figure": "LLM share", "what": f"of the {len(rows)} dev messages sent to the LLM (local test server); {tokens:,.0f} tokens per 1,000 messages as it counts them", "value": round(share, 1), "unit": "%"}
 
 
 async def _classify_all(settings, texts: list[str]) -> dict:
