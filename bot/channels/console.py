@@ -132,6 +132,20 @@ class ConsoleChannel:
                 if batch[-1] is None:
                     eof = True
                     batch.pop()
+                if self.interactive:
+                    # One line at a time, so answers and the prompt come back in the order typed.
+                    for line in batch:
+                        try:
+                            msg = self._parse(line.rstrip("\r\n"))
+                        except EOFError:  # /quit
+                            eof = True
+                            break
+                        if msg is not None:
+                            [handled] = await self._hand_over(on_message, [msg])
+                            if handled is not None:
+                                await handled
+                        self._prompt()
+                    continue
                 messages = []
                 for line in batch:
                     try:
@@ -141,15 +155,8 @@ class ConsoleChannel:
                         break
                     if msg is not None:
                         messages.append(msg)
-                if self.interactive:
-                    for msg in messages:  # one at a time, so the prompt comes back after the answer
-                        [handled] = await self._hand_over(on_message, [msg])
-                        if handled is not None:
-                            await handled
-                        self._prompt()
-                else:
-                    # Handed over together: the app stores them in one transaction and answers in order.
-                    await self._hand_over(on_message, messages)
+                # Handed over together: the app stores them in one transaction and answers in order.
+                await self._hand_over(on_message, messages)
         finally:
             self._closed.set()
 
