@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import re._constants as _C  # regex parse tree, read by the literal gate below
+import re._parser as _P
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -59,11 +61,132 @@ def taxonomy_from_dicts(items: Iterable[dict[str, Any]]) -> Taxonomy:
     return Taxonomy(categories=tuple(cats))
 
 
+# Literal prefilter: which patterns can possibly match a text.
+_MAX_SET = 256  # cap on enumerated literal sets, so odd patterns cannot blow up the analysis
+
+
+def _exact(items: Any) -> set[str] | None:
+    """The finite set of strings a parsed (sub)pattern matches, or None when not small and literal."""
+    out = {""}
+    for op, av in items:
+        if op == _C.LITERAL:
+            alts = {chr(av)}
+        elif op == _C.IN and all(o == _C.LITERAL for o, _ in av):
+            alts = {chr(a) for _, a in av}
+        elif op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
+            continue  # zero-width: consumes nothing
+        elif op == _C.SUBPATTERN and not av[1] and not av[2]:
+            alts = _exact(av[3])
+        elif op == _C.BRANCH:
+            alts = set()
+            for branch in av[1]:
+                sub = _exact(branch)
+                if sub is None:
+                    return None
+                alts |= sub
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[0] == av[1]:
+            sub = _exact(av[2])
+            if sub is None or len(sub) ** av[0] > _MAX_SET:
+                return None
+            alts = {""}
+            for _ in range(av[0]):
+                alts = {a + b for a in alts for b in sub}
+        else:
+            return None
+        if alts is None or len(out) * len(alts) > _MAX_SET:
+            return None
+        out = {a + b for a in out for b in alts}
+    return out
+
+
+def _required(items: Any) -> set[str] | None:
+    """Literals of which every match contains at least one, or None when there is no such set."""
+    whole = _exact(items)
+    if whole is not None:
+        return whole
+    best: set[str] | None = None
+
+    def consider(cand: set[str] | None) -> None:
+        nonlocal best
+        if not cand or "" in cand:
+            return
+        key = (min(map(len, cand)), -len(cand))
+        if best is None or key > (min(map(len, best)), -len(best)):
+            best = cand
+
+    run: list[Any] = []  # consecutive items with an exact set: their concatenation is required
+    for item in [*items, None]:
+        if item is not None and _exact([item]) is not None:
+            run.append(item)
+            continue
+        if run:
+            consider(_exact(run))
+            # A long run can exceed the enumeration cap; each of its items alone is still required.
+            for r in run:
+                consider(_exact([r]))
+            run = []
+        if item is None:
+            break
+        op, av = item
+        if op == _C.SUBPATTERN and not av[1] and not av[2]:
+            consider(_required(av[3]))
+        elif op == _C.BRANCH:
+            union: set[str] | None = set()
+            for branch in av[1]:
+                sub = _required(branch)
+                if not sub or "" in sub:
+                    union = None
+                    break
+                union |= sub
+            consider(union)
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[0] >= 1:
+            consider(_required(av[2]))
+    return best
+
+
+class _LiteralGate:
+    """Tells, in one regex scan, which of many patterns can match a text at all.
+
+    Each pattern gets a set of literals one of which every match contains ("(进展|进度)" needs 进展 or
+    进度). One trie regex inside a lookahead finds, at every position, the longest literal starting
+    there; the shorter literals starting there are its prefixes, so a precomputed bit mask per longest
+    literal names every pattern whose literal occurs. Patterns without such a set are always run.
+    """
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
+        self.always = 0
+        needs: dict[str, int] = {}
+        for i, pat in enumerate(patterns):
+            parsed = _P.parse(pat.pattern, pat.flags)
+            lits = None if parsed.state.flags & re.IGNORECASE else _required(list(parsed))
+            if not lits:
+                self.always |= 1 << i
+                continue
+            for lit in lits:
+                needs[lit] = needs.get(lit, 0) | 1 << i
+        self._masks: dict[str, int] = {}
+        for word in needs:
+            self._masks[word] = 0
+            for k in range(1, len(word) + 1):
+                self._masks[word] |= needs.get(word[:k], 0)
+        self._scan = re.compile(f"(?=({_trie_regex(needs)}))") if needs else None
+
+    def candidates(self, text: str) -> int:
+        """Bit i set when pattern i may match `text`; a clear bit means it certainly does not."""
+        mask = self.always
+        if self._scan is not None:
+            masks = self._masks
+            for m in self._scan.finditer(text):
+                mask |= masks[m.group(1)]
+        return mask
+
+
 class WeightedLexicon:
     """Weighted regular expressions from a data file; each weight counts at most `cap` matches.
 
     Every pattern is compiled on its own: `re` scans quickly for a pattern's possible first characters,
-    which an alternation of many patterns defeats (twice as slow on these lexicons).
+    which an alternation of many patterns defeats (twice as slow on these lexicons). A literal gate
+    first picks the few patterns that can match at all, so most are never run.
     """
 
     def __init__(self, lines: Iterable[str], cap: int = 2) -> None:
@@ -71,15 +194,31 @@ class WeightedLexicon:
         for line in lines:
             pattern, weight = parse_weighted(line)
             groups.setdefault(weight, []).append(re.compile(pattern))
-        self._groups = tuple((tuple(ps), w) for w, ps in groups.items())
+        # Bit i stands for the i-th pattern in group order; each group keeps its patterns' bits.
+        ordered = [p for ps in groups.values() for p in ps]
+        self._gate = _LiteralGate(ordered)
+        bit = 1
+        out = []
+        for w, ps in groups.items():
+            pats = []
+            for p in ps:
+                pats.append((bit, p))
+                bit <<= 1
+            out.append((tuple(pats), sum(b for b, _ in pats), w))
+        self._groups = tuple(out)
         self._cap = cap
 
     def score(self, text: str) -> float:
         total = 0.0
         cap = self._cap
-        for pats, weight in self._groups:
+        live = self._gate.candidates(text)
+        for pats, group_bits, weight in self._groups:
+            if not live & group_bits:
+                continue  # no pattern of this weight can match: it would add 0
             spans: list[tuple[int, int]] = []
-            for pat in pats:
+            for bit, pat in pats:
+                if not live & bit:
+                    continue
                 for m in pat.finditer(text):
                     span = m.span()
                     # Two patterns of one weight matching the same words count once.
