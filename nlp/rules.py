@@ -169,15 +169,17 @@ class _LiteralGate:
             self._masks[word] = 0
             for k in range(1, len(word) + 1):
                 self._masks[word] |= needs.get(word[:k], 0)
-        self._scan = re.compile(f"(?=({_trie_regex(needs)}))") if needs else None
+        # The leading class of first characters rejects most positions before the trie is tried.
+        firsts = "".join(sorted({w[0] for w in needs}))
+        self._scan = re.compile(f"(?=[{re.escape(firsts)}])(?=({_trie_regex(needs)}))") if needs else None
 
     def candidates(self, text: str) -> int:
         """Bit i set when pattern i may match `text`; a clear bit means it certainly does not."""
         mask = self.always
         if self._scan is not None:
             masks = self._masks
-            for m in self._scan.finditer(text):
-                mask |= masks[m.group(1)]
+            for word in self._scan.findall(text):
+                mask |= masks[word]
         return mask
 
 
@@ -195,8 +197,9 @@ class WeightedLexicon:
             pattern, weight = parse_weighted(line)
             groups.setdefault(weight, []).append(re.compile(pattern))
         # Bit i stands for the i-th pattern in group order; each group keeps its patterns' bits.
-        ordered = [p for ps in groups.values() for p in ps]
-        self._gate = _LiteralGate(ordered)
+        self.patterns = tuple(p for ps in groups.values() for p in ps)
+        self._gate = _LiteralGate(self.patterns)
+        self._shift = 0  # where this lexicon's bits start in a gate shared with others (share_gate)
         bit = 1
         out = []
         for w, ps in groups.items():
@@ -208,10 +211,11 @@ class WeightedLexicon:
         self._groups = tuple(out)
         self._cap = cap
 
-    def score(self, text: str) -> float:
+    def score(self, text: str, live: int | None = None) -> float:
+        """`live`: the candidates of `text` from the gate of share_gate, to save this lexicon's scan."""
         total = 0.0
         cap = self._cap
-        live = self._gate.candidates(text)
+        live = self._gate.candidates(text) if live is None else live >> self._shift
         for pats, group_bits, weight in self._groups:
             if not live & group_bits:
                 continue  # no pattern of this weight can match: it would add 0
@@ -230,6 +234,15 @@ class WeightedLexicon:
                     break
             total += weight * len(spans)
         return total
+
+
+def share_gate(lexicons: Sequence[WeightedLexicon]) -> _LiteralGate:
+    """One gate for several lexicons: a text is then scanned once for all of them."""
+    patterns: list[re.Pattern[str]] = []
+    for lex in lexicons:
+        lex._shift = len(patterns)
+        patterns.extend(lex.patterns)
+    return _LiteralGate(patterns)
 
 
 def _trie_regex(words: Iterable[str]) -> str:
@@ -276,6 +289,7 @@ class _CategoryMatcher:
                     ]
         self._literal = literal
         self._regexes = tuple(regexes)
+        self._regex_gate = _LiteralGate([pat for pat, _, _ in regexes])
         self._pattern = re.compile(_trie_regex(literal)) if literal else None
 
     def scores(self, text: str) -> list[float]:
@@ -295,9 +309,12 @@ class _CategoryMatcher:
                 boost = 1.0 + 0.3 * (1.0 - m.start() / size)
                 for i, w in self._literal[word]:
                     out[i] += w * boost
+        live = self._regex_gate.candidates(lowered)
+        bit = 1
         for pat, i, w in self._regexes:
-            if pat.search(lowered):
+            if live & bit and pat.search(lowered):
                 out[i] += w
+            bit <<= 1
         for i, p in enumerate(self.priority):
             if out[i] > 0:
                 out[i] += PRIORITY_STEP * p
@@ -322,6 +339,7 @@ class RuleClassifier:
         self._chat = WeightedLexicon(load_lexicon("intent_chat.txt"))
         self._report = WeightedLexicon(load_lexicon("intent_report.txt"))
         self._done = WeightedLexicon(load_lexicon("intent_done.txt"))
+        self._gate = share_gate((self._query, self._chat, self._report, self._done))
         codes = taxonomy.codes()
         self._fallback = "other" if "other" in codes else (codes[-1] if codes else None)
 
@@ -347,21 +365,22 @@ class RuleClassifier:
             # Only emoji, stickers, [红包] or [图片].
             return Classification(intent="chat", confidence=0.97, stage=self.stage, location=location)
 
-        q = self._query.score(t)
+        live = self._gate.candidates(t)
+        q = self._query.score(t, live)
         if tickets:
             # A ticket number is a strong sign of a query; a bare number with 查询/进度 settles it.
             q += 2.5 if len(core) <= 12 else 1.5
-        c = self._chat.score(t)
+        c = self._chat.score(t, live)
         cats = self._categories.scores(t)
         order = sorted(range(len(cats)), key=lambda i: cats[i], reverse=True)
         top = cats[order[0]] if order else 0.0
         second = cats[order[1]] if len(order) > 1 else 0.0
-        rep = self._report.score(t)
+        rep = self._report.score(t, live)
         r = top + rep
         urgent = urgent_reason(t, normalized=True) is not None
 
         intent: Intent
-        done = self._done.score(t)
+        done = self._done.score(t, live)
         if q >= QUERY_MIN and q >= c - 1:
             intent = "query"
             conf = min(0.97, 0.45 + 0.08 * q)
