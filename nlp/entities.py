@@ -75,12 +75,20 @@ def _is_count(text: str, b: re.Match[str]) -> bool:
     return raw == "一" or (b.start() > 0 and text[b.start() - 1] in _COUNT_BEFORE)
 
 
+# Cheap tests that skip patterns which cannot match: most chat messages name no place.
+_ANY_DIGIT = re.compile(r"\d")  # the same \d as in _TRIPLE, _ROOM and _TICKET_PATTERNS
+_BUILDING_WORDS = ("栋", "幢", "号楼", "#")  # each _BUILDING match contains one of these
+
+
 def extract_location(text: str, estates: Sequence[str] = ()) -> Location:
     """The first building, its unit and room, and a known estate name mentioned in the text."""
     text = normalize(text)
     building = unit = room = None
-    m = _TRIPLE.search(text)
-    b = next((x for x in _BUILDING.finditer(text) if not _is_count(text, x)), None)
+    digits = _ANY_DIGIT.search(text) is not None
+    m = _TRIPLE.search(text) if digits else None
+    b = None
+    if any(w in text for w in _BUILDING_WORDS):
+        b = next((x for x in _BUILDING.finditer(text) if not _is_count(text, x)), None)
     if m and (b is None or m.start() <= b.start()):
         building, unit, room = str(int(m.group(1))), str(int(m.group(2))), m.group(3)
     elif b:
@@ -89,11 +97,11 @@ def extract_location(text: str, estates: Sequence[str] = ()) -> Location:
         r = _ROOM_AFTER.match(rest)
         if r:
             room = r.group(1)
-    if unit is None:
+    if unit is None and "单元" in text:
         u = _UNIT.search(text)
         if u:
             unit = _num(u.group(1))
-    if room is None:
+    if room is None and digits:
         r = _ROOM.search(text)
         if r:
             room = r.group(1)
@@ -121,6 +129,8 @@ _TICKET_PATTERNS = tuple(
 def extract_ticket_numbers(text: str) -> tuple[str, ...]:
     """Ticket numbers named in the text, zero-padded to at least four digits, in order of mention."""
     text = normalize(text)
+    if not _ANY_DIGIT.search(text):
+        return ()  # every ticket pattern captures digits
     found: list[tuple[int, str]] = []
     for pat in _TICKET_PATTERNS:
         for m in pat.finditer(text):

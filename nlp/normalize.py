@@ -38,6 +38,9 @@ def _safe(text: str) -> str:
         return text.encode("utf-8", "replace").decode("utf-8")
 
 
+# The cascade normalises one message several times (handler, classifier, entity extraction), and chats
+# repeat short messages, so memoise: the result depends on the text alone.
+@functools.lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
     """Return the canonical form of a message: half-width, simplified, no invisibles, single spaces."""
     if not text:

@@ -299,6 +299,7 @@ class _CategoryMatcher:
         lowered = text.lower()
         size = max(len(lowered), 1)
         seen: set[str] = set()
+        touched: set[int] = set()  # categories given any weight; only they can get the priority step
         if self._pattern is not None:
             for m in self._pattern.finditer(lowered):
                 word = m.group(0)
@@ -309,15 +310,17 @@ class _CategoryMatcher:
                 boost = 1.0 + 0.3 * (1.0 - m.start() / size)
                 for i, w in self._literal[word]:
                     out[i] += w * boost
+                    touched.add(i)
         live = self._regex_gate.candidates(lowered)
         bit = 1
         for pat, i, w in self._regexes:
             if live & bit and pat.search(lowered):
                 out[i] += w
+                touched.add(i)
             bit <<= 1
-        for i, p in enumerate(self.priority):
+        for i in touched:
             if out[i] > 0:
-                out[i] += PRIORITY_STEP * p
+                out[i] += PRIORITY_STEP * self.priority[i]
         return out
 
 
