@@ -104,6 +104,9 @@ class _BenchChannel:
     async def send(self, reply) -> None:
         self.sent += 1
 
+    def room_id_for_topic(self, topic: str) -> str:
+        return topic  # like the console: configured rooms (the committee's) are known before they speak
+
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
