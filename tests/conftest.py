@@ -29,6 +29,19 @@ async def db_url(request, tmp_path):
 
 
 @pytest.fixture
+async def sessions(db_url):
+    """A session factory on a migrated database of each kind (see db_url)."""
+    from storage import engine as db
+
+    engine = db.create_engine(db_url)
+    await db.upgrade(engine)
+    try:
+        yield db.session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
 def settings(tmp_path):
     return make_settings(tmp_path)
 

@@ -9,7 +9,6 @@ import pytest
 from handlers.digest import build_digest, display_name, render_text, scrub
 from nlp.rules import taxonomy_from_dicts
 from storage import digest_queries as q
-from storage import engine as db
 from storage.models import Ticket
 from tests.support import make_settings
 
@@ -142,16 +141,6 @@ async def seed(sessions, tickets: list[Ticket] | None = None) -> None:
         for t in tickets if tickets is not None else seeded_tickets():
             s.add(t)
         await s.commit()
-
-
-@pytest.fixture
-async def sessions(db_url):
-    engine = db.create_engine(db_url)
-    await db.upgrade(engine)
-    try:
-        yield db.session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 def test_periods_are_local_calendar_months_and_iso_weeks():

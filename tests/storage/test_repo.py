@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from storage import engine as db
 from storage import repo
 from storage.models import InboxStatus, TicketStatus
-
-
-@pytest.fixture
-async def sessions(db_url):
-    engine = db.create_engine(db_url)
-    await db.upgrade(engine)
-    try:
-        yield db.session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_migrations_are_idempotent_and_reach_head(db_url):

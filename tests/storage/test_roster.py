@@ -7,21 +7,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from storage import engine as db
 from storage.models import Community, Member
 from storage.roster import RosterError, import_file, read_rows
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "roster.csv"
-
-
-@pytest.fixture
-async def sessions(db_url):
-    engine = db.create_engine(db_url)
-    await db.upgrade(engine)
-    try:
-        yield db.session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def members(sessions) -> list[Member]:
