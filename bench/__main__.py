@@ -218,10 +218,9 @@ def bench_memory(n: int) -> dict:
 
 def bench_digest(tickets: int) -> list[dict]:
     from bench import digest_bench
-    from tests.support import PG_URL, pg_available
+    from tests.support import pg_available
 
-    pg = PG_URL if asyncio.run(pg_available()) else None
-    result = digest_bench.measure(tickets, pg_url=pg)
+    result = digest_bench.measure(tickets, with_pg=asyncio.run(pg_available()))
     rows = [{"figure": "digest", "what": f"monthly digest content over {tickets:,} tickets (SQLite)", "value": round(result["sqlite"], 2), "unit": "s"}]
     if "postgresql" in result:
         rows.append({"figure": "digest", "what": "the same on PostgreSQL", "value": round(result["postgresql"], 2), "unit": "s"})

@@ -208,8 +208,8 @@ async def time_digest(url: str, period: q.Period, taxonomy, *, repeat: int, xlsx
     return out
 
 
-def measure(tickets: int, *, pg_url: str | None = None, repeat: int = 3) -> dict[str, float]:
-    """Seed `tickets` into a temporary SQLite file (and PostgreSQL at `pg_url`), return the median seconds
+def measure(tickets: int, *, with_pg: bool = False, repeat: int = 3) -> dict[str, float]:
+    """Seed `tickets` into a temporary SQLite file (and a throwaway PostgreSQL database), return the median seconds
     to build the subdistrict's monthly digest content on each: {"sqlite": s, "postgresql": s}."""
     import tempfile
 
@@ -225,27 +225,13 @@ def measure(tickets: int, *, pg_url: str | None = None, repeat: int = 3) -> dict
             await seed_sqlite(path, tickets, months=24, end=end)
             res = await time_digest(f"sqlite+aiosqlite:///{path}", period, taxonomy, repeat=repeat, xlsx=None)
             out["sqlite"] = res["全街道"][0]
-        if pg_url:
-            import asyncpg
+        if with_pg:
+            from tests.support import pg_database
 
-            admin = pg_url.rsplit("/", 1)[0].replace("+asyncpg", "") + "/postgres"
-            name = f"linju_digest_bench_{uuid.uuid4().hex[:8]}"
-            conn = await asyncpg.connect(admin)
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-            finally:
-                await conn.close()
-            url = pg_url.rsplit("/", 1)[0] + "/" + name
-            try:
+            async with pg_database() as url:  # a throwaway database, dropped afterwards
                 await seed_pg(url, tickets, months=24, end=end)
                 res = await time_digest(url, period, taxonomy, repeat=repeat, xlsx=None)
                 out["postgresql"] = res["全街道"][0]
-            finally:
-                conn = await asyncpg.connect(admin)
-                try:
-                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                finally:
-                    await conn.close()
 
     asyncio.run(go())
     return out

@@ -132,33 +132,31 @@ class ConsoleChannel:
                 if batch[-1] is None:
                     eof = True
                     batch.pop()
+                parsed, quit_ = self._parse_batch(batch)
+                eof = eof or quit_
                 if self.interactive:
                     # One line at a time, so answers and the prompt come back in the order typed.
-                    for line in batch:
-                        try:
-                            msg = self._parse(line.rstrip("\r\n"))
-                        except EOFError:  # /quit
-                            eof = True
-                            break
+                    for msg in parsed:
                         if msg is not None:
                             [handled] = await self._hand_over(on_message, [msg])
                             if handled is not None:
                                 await handled
                         self._prompt()
-                    continue
-                messages = []
-                for line in batch:
-                    try:
-                        msg = self._parse(line.rstrip("\r\n"))
-                    except EOFError:  # /quit
-                        eof = True
-                        break
-                    if msg is not None:
-                        messages.append(msg)
-                # Handed over together: the app stores them in one transaction and answers in order.
-                await self._hand_over(on_message, messages)
+                else:
+                    # Handed over together: the app stores them in one transaction and answers in order.
+                    await self._hand_over(on_message, [m for m in parsed if m is not None])
         finally:
             self._closed.set()
+
+    def _parse_batch(self, batch: list[str]) -> tuple[list[IncomingMessage | None], bool]:
+        """Each line as a message (None for a command or a blank line); True when /quit was among them."""
+        parsed: list[IncomingMessage | None] = []
+        for line in batch:
+            try:
+                parsed.append(self._parse(line.rstrip("\r\n")))
+            except EOFError:  # /quit
+                return parsed, True
+        return parsed, False
 
     async def _hand_over(self, on_message: OnMessage, messages: list[IncomingMessage]) -> list[object]:
         """Deliver `messages`, retrying while the inbox cannot store them (a database outage) rather than
