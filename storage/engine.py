@@ -23,17 +23,22 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False, offload: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, offload: bool = False, lock_timeout: float = 30.0
+) -> AsyncEngine:
     """Create an async engine; SQLite gets WAL, foreign keys and our in-loop driver (see storage/sqlite_driver).
 
     `offload=True` runs SQLite calls in a worker thread instead of on the event loop: for engines that run
-    long reports (digests) while the bot keeps answering.
+    long reports (digests) while the bot keeps answering. `lock_timeout`: how long a SQLite write waits for
+    another process's lock before "database is locked" (waiting without blocking the loop).
     """
     if is_sqlite(url):
         path = make_url(url).database or ":memory:"
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, async_creator=sqlite_driver.connector(path, offload=offload))
+        engine = create_async_engine(
+            url, echo=echo, async_creator=sqlite_driver.connector(path, timeout=lock_timeout, offload=offload)
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial

@@ -12,7 +12,6 @@ import time
 
 import asyncpg
 import pytest
-from sqlalchemy import event
 from sqlmodel import select
 
 import bot.app as bot_app
@@ -70,15 +69,7 @@ def impatient_sqlite(monkeypatch):
     create = db.create_engine
 
     def create_engine(url, **kw):
-        engine = create(url, **kw)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _impatient(dbapi_conn, _record) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA busy_timeout=50")
-            cur.close()
-
-        return engine
+        return create(url, **{**kw, "lock_timeout": 0.05})
 
     monkeypatch.setattr(db, "create_engine", create_engine)
 
