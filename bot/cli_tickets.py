@@ -178,9 +178,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_failed(args: argparse.Namespace) -> int:
     async def body(session, *, settings, taxonomy, understanding) -> int:
-        from storage import repo
+        from storage import messages
 
-        rows = await repo.failed_inbox(session, limit=args.limit)
+        rows = await messages.failed_inbox(session, limit=args.limit)
         if not rows:
             print("no failed messages")
             return 0
@@ -211,7 +211,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     async def body(session, *, settings, taxonomy, understanding) -> int:
         from handlers.service import reply_payload
         from handlers.ticket_ops import OpError
-        from storage import repo
+        from storage import messages
 
         try:
             change = await _ops(settings, taxonomy).apply(session, parsed, actor=_actor(args.actor), now=_now())
@@ -219,7 +219,7 @@ def cmd_update(args: argparse.Namespace) -> int:
             print(f"linju: {exc}", file=sys.stderr)
             return 1
         for reply in change.notices:  # sent by the running bot's outbox flush
-            repo.add_outbox(
+            messages.add_outbox(
                 session, inbox_id=None, room_id=reply.room_id, contact_id=reply.contact_id,
                 payload=reply_payload(reply), not_before=reply.not_before,
             )

@@ -11,7 +11,7 @@ from nlp.entities import extract_ticket_numbers
 from nlp.similarity import best_match
 from nlp.types import Taxonomy
 from storage import repo
-from storage.models import Ticket
+from storage.repo import TicketRow
 
 _MINE = re.compile(r"^\s*(我的工单|我的单子|我报的|我反映的(事|问题)?)\s*[?？]?\s*$")
 _EXPLICIT = re.compile(r"^\s*(查询|查|进度|状态)\s*(工单|单号)?\s*#?\s*\d{1,8}")
@@ -50,12 +50,12 @@ class QueryHandler:
         return await self._by_content(ctx)
 
     async def _describe(self, ctx: Context, number: str) -> str:
-        ticket = await repo.get_ticket(ctx.session, number)
+        ticket = await repo.ticket_row(ctx.session, number)
         if ticket is None:
             return texts.no_such_ticket(number)
         return await self._status_line(ctx, ticket)
 
-    async def _status_line(self, ctx: Context, t: Ticket) -> str:
+    async def _status_line(self, ctx: Context, t: TicketRow) -> str:
         events = await repo.ticket_events(ctx.session, t)
         notes = [e.note for e in events if e.note and e.action in ("resolve", "reject", "start", "assign", "reopen")]
         return texts.ticket_status(

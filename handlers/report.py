@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,7 +16,7 @@ from nlp.similarity import similarity
 from nlp.summary import summarize
 from nlp.types import Category, Classification, Taxonomy
 from storage import repo
-from storage.models import Ticket
+from storage.repo import TicketRow
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ RELAYING_ROLES = ("neighbour_leader", "group_leader", "area_leader")
 class Filed:
     """What intake did with a report: a new ticket, or one more supporter on an open duplicate."""
 
-    ticket: Ticket
+    ticket: TicketRow
     duplicate: bool
     counted: bool = True  # for a duplicate: whether this sender was newly counted as a supporter
     category: Category | None = None
@@ -47,6 +48,7 @@ class Intake:
         self.duplicate_window = timedelta(days=duplicate_window_days)
         self.duplicate_similarity = duplicate_similarity
         self.urgent_due = timedelta(hours=urgent_due_hours)
+        self._width: tuple[int, float] | None = None  # ticket number width, and until when it is trusted
 
     def category(self, code: str | None) -> Category:
         return self.taxonomy.get(code) or self.taxonomy.get("other") or self.taxonomy.categories[-1]
@@ -56,40 +58,34 @@ class Intake:
 
     async def find_duplicate(
         self, session: AsyncSession, *, text: str, c: Classification, community: str | None, now: datetime
-    ) -> Ticket | None:
+    ) -> TicketRow | None:
         """An open ticket of the same category and place (building or estate) with similar words, within the window."""
         loc = c.location
         if not (loc.building or loc.estate) or self.duplicate_window <= timedelta(0):
             return None
-        candidates = await repo.open_tickets(
+        candidates = await repo.duplicate_candidates(
             session,
             category=self.category(c.category).code,
             since=now - self.duplicate_window,
             community=community,
             building=loc.building,
+            estate=loc.estate,
         )
         best, best_score = None, self.duplicate_similarity
-        for t in candidates:
-            if loc.building and t.building != loc.building:
-                continue
+        for t in candidates:  # same category and building (or, with no building named, the same estate)
             if loc.estate and t.estate and t.estate != loc.estate:
                 continue
-            if not loc.building and t.building and not (loc.estate and t.estate):
-                continue  # "金穗小区 …" vs "4栋 …" of an unknown estate: not enough to call it the same place
             score = max(similarity(text, t.text), similarity(text, t.summary))
             if score >= best_score:
                 best, best_score = t, score
         return best
 
-    async def support(self, session: AsyncSession, ticket: Ticket, actor: Actor, now: datetime) -> bool:
-        """Count one more person behind `ticket`; False (and nothing changes) if they were counted already."""
-        if await repo.has_supported(session, ticket, actor.id):
-            return False
-        ticket.supporters += 1
-        ticket.updated_at = now
-        session.add(ticket)
-        repo.add_event(session, ticket, action="support", actor_id=actor.id, actor_name=actor.name, note=None)
-        return True
+    async def number_width(self, session: AsyncSession) -> int:
+        """Digits for a new ticket number; the table's size is read again every few minutes, not per ticket."""
+        now = time.monotonic()
+        if self._width is None or self._width[1] < now:
+            self._width = (repo.number_width(await repo.ticket_count(session)), now + 300)
+        return self._width[0]
 
     async def intake(
         self,
@@ -109,13 +105,17 @@ class Intake:
         """File `text` as a ticket, or count it on the open ticket it duplicates."""
         duplicate = await self.find_duplicate(session, text=text, c=c, community=room.community, now=now)
         if duplicate is not None:
-            counted = await self.support(session, duplicate, reporter or actor, now)
-            return Filed(ticket=duplicate, duplicate=True, counted=counted)
+            who = reporter or actor
+            supporters = await repo.add_supporter(session, duplicate.id, actor_id=who.id, actor_name=who.name, now=now)
+            if supporters is None:
+                return Filed(ticket=duplicate, duplicate=True, counted=False)
+            return Filed(ticket=replace(duplicate, supporters=supporters), duplicate=True)
         category = self.category(c.category)
         reporter = reporter or actor
         relay = actor.role in RELAYING_ROLES
-        ticket = await repo.create_ticket(
+        ticket = await repo.insert_ticket(
             session,
+            width=await self.number_width(session),
             category=category.code,
             summary=summarize(text, category.name, c.location)[:100],
             text=raw_text[:20000],
@@ -140,12 +140,13 @@ class Intake:
             created_at=now,
             updated_at=now,
         )
-        repo.add_event(
+        await repo.insert_event(
             session,
-            ticket,
+            ticket_id=ticket.id,
             action="created",
             actor_id=actor.id,
             actor_name=actor.name,
+            at=now,
             to_status=ticket.status,
             note=f"{source} {c.stage} {c.confidence:.2f}",
         )
@@ -153,7 +154,7 @@ class Intake:
         return Filed(ticket=ticket, duplicate=False, category=category)
 
     async def committee_alert(
-        self, session: AsyncSession, ticket: Ticket, *, origin: str, reporter: str, exclude_room_id: str | None
+        self, session: AsyncSession, ticket: TicketRow, *, origin: str, reporter: str, exclude_room_id: str | None
     ) -> list[Reply]:
         """The urgent push: every committee room of the ticket's community, at once (never held)."""
         where = " ".join(p for p in (ticket.estate, _place(ticket)) if p and p not in ticket.summary)
@@ -167,7 +168,7 @@ class Intake:
         return out
 
 
-def _place(t: Ticket) -> str:
+def _place(t: TicketRow) -> str:
     place = f"{t.building}栋" if t.building else ""
     if t.building and t.unit:
         place += f"{t.unit}单元"

@@ -20,7 +20,7 @@ from handlers.context import Actor, Context, Outcome, RoomInfo
 from handlers.router import Router
 from handlers.types import IncomingMessage, Mention, Reply
 from nlp.types import Classification
-from storage import repo
+from storage import messages, repo
 from storage.models import Inbox, InboxStatus, Outbox
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,14 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A reply committed to the outbox (row id), waiting to be sent."""
+
+    outbox_id: int
+    reply: Reply
+
+
 @dataclass(eq=False)
 class _Job:
     """One message on its way through: recorded (durable), then handled (replies committed and sent)."""
@@ -101,7 +109,7 @@ class Dispatcher:
         send: Send | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         retries: int = 3,
-        batch_size: int = 32,
+        batch_size: int = 128,
         member_cache_seconds: float = 60.0,
     ) -> None:
         self.sessions = sessions
@@ -169,7 +177,7 @@ class Dispatcher:
         """Handle messages stored before a crash but never handled; then send any unsent replies."""
         self.start()
         async with self.sessions() as s:
-            rows = [r for r in await repo.pending_inbox(s, limit=1_000_000) if r.id is not None]
+            rows = [r for r in await messages.pending_inbox(s, limit=1_000_000) if r.id is not None]
         loop = asyncio.get_running_loop()
         jobs = []
         for row in rows:
@@ -198,8 +206,8 @@ class Dispatcher:
 
         async def unit(session: AsyncSession) -> list[Reply]:
             replies = await produce(session, self.clock())
-            for reply in replies:
-                self._queue_reply(session, None, reply)
+            await session.flush()
+            await messages.queue_outbox(session, [_outbox_row(None, r) for r in replies])
             return replies
 
         replies = await self._with_retry(unit)
@@ -228,7 +236,7 @@ class Dispatcher:
 
     async def _record_batch(self, batch: list[_Job]) -> None:
         rows = [_inbox_fields(job.msg) for job in batch]
-        stored = await self._with_retry(lambda s: repo.record_many(s, rows))
+        stored = await self._with_retry(lambda s: messages.record_many(s, rows))
         for job in batch:
             mid = job.msg.message_id[:200]
             inbox_id, status, _created = stored[mid]
@@ -253,7 +261,7 @@ class Dispatcher:
                 await self._deliver([r for _, replies in results for r in replies])
                 for job, replies in results:
                     if not job.handled.done():
-                        job.handled.set_result([reply for _, reply in replies])
+                        job.handled.set_result([q.reply for q in replies])
             except Exception:  # a bug past the per-message isolation: logged; the rows stay pending for retry
                 log.exception("handling a batch of %d message(s) failed", len(batch))
                 for job in batch:
@@ -264,7 +272,7 @@ class Dispatcher:
                     self._in_flight.discard(job.msg.message_id[:200])
                     self._handle_q.task_done()
 
-    async def _handle_batch(self, batch: list[_Job]) -> list[tuple[_Job, list[tuple[Outbox, Reply]]]]:
+    async def _handle_batch(self, batch: list[_Job]) -> list[tuple[_Job, list[_Queued]]]:
         try:
             return await self._with_retry(lambda s: self._handle_in(s, batch))
         except Exception as exc:
@@ -279,21 +287,21 @@ class Dispatcher:
             log.exception("handling message %s failed; kept in the inbox as failed", job.msg.message_id)
             error = repr(exc)[:2000]
             try:
-                await self._with_retry(lambda s: repo.fail_inbox(s, job.inbox_id, error))
+                await self._with_retry(lambda s: messages.fail_inbox(s, job.inbox_id, error))
             except Exception:
                 log.exception("could not even mark message %s as failed", job.msg.message_id)
             return [(job, [])]
 
-    async def _handle_in(self, session: AsyncSession, batch: list[_Job]) -> list[tuple[_Job, list[tuple[Outbox, Reply]]]]:
-        claimed = await repo.claim_inbox(session, [j.inbox_id for j in batch if j.inbox_id is not None])
-        results: list[tuple[_Job, list[tuple[Outbox, Reply]]]] = []
+    async def _handle_in(self, session: AsyncSession, batch: list[_Job]) -> list[tuple[_Job, list[_Queued]]]:
+        claimed = await messages.claim_inbox(session, [j.inbox_id for j in batch if j.inbox_id is not None])
+        handled: list[tuple[_Job, list[Reply]]] = []
         finished: list[dict] = []
         for job in batch:
             if job.inbox_id not in claimed:  # another instance handled it meanwhile
-                results.append((job, []))
+                handled.append((job, []))
                 continue
             outcome, status = await self._route(session, job.msg)
-            queued = [(self._queue_reply(session, job.inbox_id, r), r) for r in outcome.replies]
+            handled.append((job, outcome.replies))
             finished.append(
                 {
                     "inbox_id": job.inbox_id,
@@ -302,24 +310,15 @@ class Dispatcher:
                     "ticket_number": outcome.ticket_number,
                 }
             )
-            results.append((job, queued))
-        await session.flush()
-        await repo.finish_many(session, finished)
-        return results
+        await session.flush()  # staff commands change tickets through the ORM
+        # All of the batch's replies in one statement, in order: the outbox ids are the sending order.
+        ids = iter(await messages.queue_outbox(session, [_outbox_row(j.inbox_id, r) for j, rs in handled for r in rs]))
+        await messages.finish_many(session, finished)
+        return [(job, [_Queued(next(ids), r) for r in replies]) for job, replies in handled]
 
     # ------------------------------------------------------------ replies
 
-    def _queue_reply(self, session: AsyncSession, inbox_id: int | None, reply: Reply) -> Outbox:
-        return repo.add_outbox(
-            session,
-            inbox_id=inbox_id,
-            room_id=reply.room_id,
-            contact_id=reply.contact_id,
-            payload=reply_payload(reply),
-            not_before=reply.not_before,
-        )
-
-    async def _deliver(self, queued: list[tuple[Outbox, Reply]]) -> None:
+    async def _deliver(self, queued: list[_Queued]) -> None:
         """Send just-committed replies; after any earlier failure, go through the outbox to keep the order."""
         if self.send is None or not queued:
             return
@@ -330,26 +329,26 @@ class Dispatcher:
             now = self.clock()
             sent: list[int] = []
             try:
-                for row, reply in queued:
-                    if row.not_before is not None and _aware(row.not_before) > now:
+                for q in queued:
+                    if q.reply.not_before is not None and _aware(q.reply.not_before) > now:
                         self._backlog = True  # held for quiet hours: the periodic flush sends it
                         continue
                     try:
-                        await self.send(reply)
+                        await self.send(q.reply)
                     except Exception:
                         log.exception("sending a reply failed; it stays queued in the outbox")
                         self._backlog = True
                         break
-                    sent.append(row.id)
+                    sent.append(q.outbox_id)
             finally:
                 if sent:
-                    await self._with_retry(lambda s: repo.mark_outbox_sent(s, sent))
+                    await self._with_retry(lambda s: messages.mark_outbox_sent(s, sent))
 
     async def _flush_locked(self) -> int:
         total = 0
         while True:
             async with self.sessions() as s:
-                rows = await repo.unsent_outbox(s, now=self.clock())
+                rows = await messages.unsent_outbox(s, now=self.clock())
             sent: list[int] = []
             failed = False
             try:
@@ -363,14 +362,14 @@ class Dispatcher:
                     sent.append(row.id)
             finally:
                 if sent:
-                    await self._with_retry(lambda s, ids=sent: repo.mark_outbox_sent(s, ids))
+                    await self._with_retry(lambda s, ids=sent: messages.mark_outbox_sent(s, ids))
             total += len(sent)
             if failed:
                 return total
             if len(rows) < 200:
                 break
         async with self.sessions() as s:
-            held = await repo.unsent_outbox(s, now=datetime.max.replace(tzinfo=UTC), limit=1)
+            held = await messages.unsent_outbox(s, now=datetime.max.replace(tzinfo=UTC), limit=1)
         self._backlog = bool(held)
         return total
 
@@ -491,6 +490,16 @@ class Dispatcher:
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _outbox_row(inbox_id: int | None, reply: Reply) -> dict:
+    return {
+        "inbox_id": inbox_id,
+        "room_id": reply.room_id,
+        "contact_id": reply.contact_id,
+        "payload": reply_payload(reply),
+        "not_before": reply.not_before,
+    }
 
 
 def _inbox_fields(msg: IncomingMessage) -> dict:

@@ -121,7 +121,7 @@ class Ticket(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(unique=True, max_length=12)
-    category: str = Field(index=True, max_length=40)
+    category: str = Field(max_length=40)  # indexed with created_at, below
     summary: str = Field(default="", max_length=100)
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     estate: str | None = Field(default=None, max_length=100)
@@ -131,9 +131,9 @@ class Ticket(SQLModel, table=True):
     community: str | None = Field(default=None, index=True, max_length=100)
     area: str | None = Field(default=None, max_length=100)
     grp: str | None = Field(default=None, max_length=100)
-    reporter_id: str = Field(index=True, max_length=200)
+    reporter_id: str = Field(max_length=200)  # indexed with created_at, below
     reporter_name: str = Field(default="", max_length=200)
-    relay_id: str | None = Field(default=None, max_length=200)
+    relay_id: str | None = Field(default=None, max_length=200)  # indexed with created_at, below
     relay_name: str | None = Field(default=None, max_length=200)
     room_id: str | None = Field(default=None, max_length=200)
     source: str = Field(default="wechat", max_length=20)  # wechat | box | notebook | meeting | shell
@@ -151,6 +151,16 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     resolved_at: datetime | None = Field(default=None, sa_column=_ts())
     closed_at: datetime | None = Field(default=None, sa_column=_ts())
+
+    # The duplicate check reads recent tickets of a category in a building (or estate); "我的工单" a person's
+    # newest tickets as reporter and as relaying leader. Each reads only the rows it returns.
+    __table_args__ = (
+        Index("ix_ticket_duplicate", "category", "building", "created_at"),
+        Index("ix_ticket_category_estate", "category", "estate", "created_at"),
+        Index("ix_ticket_category_created", "category", "created_at"),
+        Index("ix_ticket_reporter", "reporter_id", "created_at"),
+        Index("ix_ticket_relay", "relay_id", "created_at"),
+    )
 
 
 class TicketEvent(SQLModel, table=True):

@@ -1,216 +1,34 @@
-"""Repositories: queries and writes on a session the caller owns. Nothing here commits."""
+"""Repositories: rooms, people and tickets, on a session the caller owns. Nothing here commits.
+
+The inbox and outbox are in storage/messages.py. What runs for every report (the duplicate check, a new
+ticket, one more supporter) is Core on statements built once (see storage/core.py); the rest is ORM.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, exists, func, insert, or_, union, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import core
+from storage.core import connection, insert_ignoring
 from storage.models import (
-    Inbox,
-    InboxStatus,
     Member,
-    Outbox,
     Room,
     Ticket,
     TicketEvent,
     TicketStatus,
     utcnow,
 )
-
-# ---------------------------------------------------------------- inbox
-
-
-def _insert_ignore(session: AsyncSession, table, conflict_cols: list[str]):
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict_cols)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict_cols)
-
-
-async def record_incoming(session: AsyncSession, **fields: Any) -> tuple[Inbox, bool]:
-    """Store an incoming message once; returns (row, created). A redelivered id returns the stored row."""
-    stmt = _insert_ignore(session, Inbox.__table__, ["message_id"]).values(
-        received_at=fields.pop("received_at", None) or utcnow(), status=InboxStatus.PENDING, attempts=0, **fields
-    )
-    result = await session.exec(stmt)
-    created = (result.rowcount or 0) > 0
-    row = (await session.exec(select(Inbox).where(Inbox.message_id == fields["message_id"]))).one()
-    return row, created
-
-
-async def record_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, tuple[int, str, bool]]:
-    """Store a batch of incoming messages once each (group commit).
-
-    Returns {message_id: (inbox id, status, created)}; a redelivered id keeps its stored row and status.
-    """
-    ids = list(dict.fromkeys(r["message_id"] for r in rows))
-    existing = {
-        mid: (iid, status)
-        for iid, mid, status in (
-            await session.exec(
-                select(Inbox.id, Inbox.message_id, Inbox.status).where(col(Inbox.message_id).in_(ids))
-            )
-        ).all()
-    }
-    fresh: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        if r["message_id"] not in existing and r["message_id"] not in fresh:
-            fresh[r["message_id"]] = {
-                **r,
-                "received_at": r.get("received_at") or utcnow(),
-                "status": InboxStatus.PENDING,
-                "attempts": 0,
-            }
-    if fresh:
-        # Insert-or-ignore: another process may have stored the same id a moment ago.
-        await session.exec(_insert_ignore(session, Inbox.__table__, ["message_id"]), params=list(fresh.values()))
-        stored = (
-            await session.exec(
-                select(Inbox.id, Inbox.message_id, Inbox.status).where(col(Inbox.message_id).in_(list(fresh)))
-            )
-        ).all()
-        for iid, mid, status in stored:
-            existing.setdefault(mid, (iid, status))
-    return {mid: (iid, status, mid in fresh) for mid, (iid, status) in existing.items()}
-
-
-async def claim_inbox(session: AsyncSession, inbox_ids: Sequence[int]) -> set[int]:
-    """Lock the still-unhandled rows among `inbox_ids` for this transaction; returns the ids claimed.
-
-    A row another process has finished (or is finishing: PostgreSQL makes this wait for its commit) is
-    not returned, so two instances never handle the same message twice.
-    """
-    if not inbox_ids:
-        return set()
-    result = await session.exec(
-        update(Inbox)
-        .where(col(Inbox.id).in_(list(inbox_ids)))
-        .where(col(Inbox.status).in_([InboxStatus.PENDING, InboxStatus.FAILED]))
-        .values(processed_at=utcnow())
-        .returning(Inbox.id)
-    )
-    return {row[0] for row in result.all()}
-
-
-async def finish_many(session: AsyncSession, outcomes: Sequence[dict[str, Any]]) -> None:
-    """Mark handled rows: each dict has inbox_id, status, intent, ticket_number."""
-    if not outcomes:
-        return
-    stmt = (
-        update(Inbox.__table__)
-        .where(Inbox.__table__.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("b_status"),
-            intent=bindparam("b_intent"),
-            ticket_number=bindparam("b_ticket"),
-            error=None,
-        )
-    )
-    params = [
-        {"b_id": o["inbox_id"], "b_status": o["status"], "b_intent": o.get("intent"), "b_ticket": o.get("ticket_number")}
-        for o in outcomes
-    ]
-    await session.connection()  # bind the session's connection before a Core executemany
-    await session.exec(stmt, params=params)
-
-
-async def fail_inbox(session: AsyncSession, inbox_id: int, error: str) -> None:
-    """Keep a message whose handling failed: status failed, the error, one more attempt counted."""
-    await session.exec(
-        update(Inbox)
-        .where(col(Inbox.id) == inbox_id)
-        .values(status=InboxStatus.FAILED, error=error, processed_at=utcnow(), attempts=Inbox.attempts + 1)
-    )
-
-
-async def pending_inbox(session: AsyncSession, *, limit: int = 500, max_attempts: int = 5) -> Sequence[Inbox]:
-    """Messages stored but not yet handled (after a crash), oldest first; failed ones are retried too."""
-    stmt = (
-        select(Inbox)
-        .where(col(Inbox.status).in_([InboxStatus.PENDING, InboxStatus.FAILED]))
-        .where(Inbox.attempts < max_attempts)
-        .order_by(col(Inbox.id))
-        .limit(limit)
-    )
-    return (await session.exec(stmt)).all()
-
-
-async def finish_inbox(
-    session: AsyncSession,
-    inbox_id: int,
-    *,
-    status: str,
-    intent: str | None = None,
-    ticket_number: str | None = None,
-    error: str | None = None,
-) -> None:
-    await session.exec(
-        update(Inbox)
-        .where(col(Inbox.id) == inbox_id)
-        .values(
-            status=status,
-            intent=intent,
-            ticket_number=ticket_number,
-            error=error,
-            processed_at=utcnow(),
-            attempts=Inbox.attempts + 1,
-        )
-    )
-
-
-async def failed_inbox(session: AsyncSession, *, limit: int = 50) -> Sequence[Inbox]:
-    stmt = select(Inbox).where(Inbox.status == InboxStatus.FAILED).order_by(col(Inbox.id).desc()).limit(limit)
-    return (await session.exec(stmt)).all()
-
-
-# ---------------------------------------------------------------- outbox
-
-
-def add_outbox(
-    session: AsyncSession,
-    *,
-    inbox_id: int | None,
-    room_id: str | None,
-    contact_id: str | None,
-    payload: dict[str, Any],
-    not_before: datetime | None = None,
-) -> Outbox:
-    row = Outbox(
-        inbox_id=inbox_id,
-        room_id=room_id,
-        contact_id=contact_id,
-        payload=json.dumps(payload, ensure_ascii=False),
-        not_before=not_before,
-    )
-    session.add(row)
-    return row
-
-
-async def unsent_outbox(session: AsyncSession, *, now: datetime, limit: int = 200) -> Sequence[Outbox]:
-    stmt = (
-        select(Outbox)
-        .where(col(Outbox.sent_at).is_(None))
-        .where((col(Outbox.not_before).is_(None)) | (col(Outbox.not_before) <= now))
-        .order_by(col(Outbox.id))
-        .limit(limit)
-    )
-    return (await session.exec(stmt)).all()
-
-
-async def mark_outbox_sent(session: AsyncSession, ids: Sequence[int]) -> None:
-    if ids:
-        await session.exec(update(Outbox).where(col(Outbox.id).in_(list(ids))).values(sent_at=utcnow()))
-
 
 # ---------------------------------------------------------------- rooms and people
 
@@ -258,7 +76,7 @@ async def find_member(session: AsyncSession, *, wechat_id: str | None, name: str
 # ---------------------------------------------------------------- tickets
 
 
-def _number_width(count: int) -> int:
+def number_width(count: int) -> int:
     # Random numbers from a space ~20x larger than the tickets in it: short to type, not guessable in bulk.
     return max(4, math.ceil(math.log10(max(count, 1) * 20)))
 
@@ -268,60 +86,210 @@ async def ticket_count(session: AsyncSession) -> int:
     return (await session.exec(select(func.max(Ticket.id)))).one() or 0
 
 
-async def create_ticket(session: AsyncSession, *, attempts: int = 12, **fields: Any) -> Ticket:
-    """Insert a ticket under a fresh random number (unique; a collision is retried in a savepoint)."""
-    width = _number_width(await ticket_count(session))
+@dataclass(frozen=True, slots=True)
+class TicketRow:
+    """A ticket as message handling reads it: plain values, no ORM instance to track (the hot path)."""
+
+    id: int
+    number: str
+    category: str
+    summary: str
+    text: str
+    estate: str | None
+    building: str | None
+    unit: str | None
+    community: str | None
+    status: str
+    assignee: str | None
+    duplicate_of: str | None
+    supporters: int
+    due_at: datetime | None
+    source: str
+    reporter_id: str
+    relay_id: str | None
+    created_at: datetime
+
+
+_TICKET = Ticket.__table__
+_EVENT = TicketEvent.__table__
+_ROW_COLUMNS = [_TICKET.c[f.name] for f in fields(TicketRow)]
+_TICKET_DEFAULTS: dict[str, Any] = {
+    "summary": "",
+    "text": "",
+    "reporter_name": "",
+    "source": "wechat",
+    "status": TicketStatus.NEW,
+    "urgent": False,
+    "supporters": 1,
+    "stage": "rules",
+    "confidence": 0.0,
+}
+_TICKET_COLUMNS = frozenset(_TICKET.c.keys())
+_EVENT_FIELDS = ("ticket_id", "at", "actor_id", "actor_name", "action", "from_status", "to_status", "note")
+
+_NEW_TICKET = {name: stmt.returning(*_ROW_COLUMNS) for name, stmt in insert_ignoring(_TICKET, ["number"]).items()}
+_NEW_EVENT = insert(_EVENT)
+
+
+_IS_OPEN = or_(*(_TICKET.c.status == s for s in sorted(TicketStatus.OPEN)))  # not an expanding IN: compiled once
+
+
+def _candidates(by_community: bool, place: str | None):
+    stmt = (
+        core_select(*_ROW_COLUMNS)
+        .where(_TICKET.c.category == bindparam("category"))
+        .where(_IS_OPEN)
+        .where(_TICKET.c.created_at >= bindparam("since"))
+    )
+    if by_community:
+        stmt = stmt.where(_TICKET.c.community == bindparam("community"))
+    if place == "building":
+        stmt = stmt.where(_TICKET.c.building == bindparam("building"))
+    elif place == "estate":
+        stmt = stmt.where(_TICKET.c.estate == bindparam("estate"))
+    return stmt.order_by(_TICKET.c.created_at.desc()).limit(bindparam("limit"))
+
+
+_CANDIDATES = {(c, p): _candidates(c, p) for c in (False, True) for p in (None, "building", "estate")}
+# Counted once: never the reporter, the relaying leader, or someone already behind the ticket.
+_SUPPORT = (
+    update(_TICKET)
+    .where(_TICKET.c.id == bindparam("ticket_id"))
+    .where(_TICKET.c.reporter_id != bindparam("actor_id"))
+    .where(or_(_TICKET.c.relay_id.is_(None), _TICKET.c.relay_id != bindparam("actor_id")))
+    .where(
+        ~exists().where(
+            _EVENT.c.ticket_id == bindparam("ticket_id"),
+            _EVENT.c.action == "support",
+            _EVENT.c.actor_id == bindparam("actor_id"),
+        )
+    )
+    .values(supporters=_TICKET.c.supporters + 1, updated_at=bindparam("now"))
+    .returning(_TICKET.c.supporters)
+)
+
+
+async def insert_ticket(session: AsyncSession, *, width: int | None = None, attempts: int = 12, **values: Any) -> TicketRow:
+    """Insert a ticket under a fresh random number of `width` digits (default: from the table's size).
+
+    A number already taken is retried with another (after half the attempts, one digit longer); no savepoint
+    is needed because the insert ignores the conflict and returns no row.
+    """
+    unknown = set(values) - _TICKET_COLUMNS
+    if unknown:
+        raise TypeError(f"not ticket columns: {sorted(unknown)}")
+    now = values.get("created_at") or utcnow()
+    row = {**_TICKET_DEFAULTS, "created_at": now, "updated_at": now, **values}
+    if width is None:
+        width = number_width(await ticket_count(session))
+    conn = await connection(session)
+    stmt = _NEW_TICKET[conn.dialect.name]
     for i in range(attempts):
-        number = f"{secrets.randbelow(10**width):0{width}d}"
-        ticket = Ticket(number=number, **fields)
-        try:
-            async with session.begin_nested():
-                session.add(ticket)
-                await session.flush()
-            return ticket
-        except IntegrityError:
-            if i >= attempts // 2:
-                width += 1
+        row["number"] = f"{secrets.randbelow(10**width):0{width}d}"
+        got = await core.rows(session, stmt, row)
+        if got:
+            return TicketRow(*got[0])
+        if i >= attempts // 2:
+            width += 1
     raise RuntimeError("could not allocate a ticket number")
 
 
-async def get_ticket(session: AsyncSession, number: str) -> Ticket | None:
-    return (await session.exec(select(Ticket).where(Ticket.number == number))).first()
+async def create_ticket(session: AsyncSession, **values: Any) -> Ticket:
+    """Insert a ticket (see insert_ticket) and return it as an ORM object, for code that changes it further."""
+    row = await insert_ticket(session, **values)
+    ticket = await session.get(Ticket, row.id)
+    assert ticket is not None
+    return ticket
 
 
-async def tickets_by_reporter(session: AsyncSession, reporter_id: str, *, limit: int = 10) -> Sequence[Ticket]:
-    stmt = (
-        select(Ticket)
-        .where((Ticket.reporter_id == reporter_id) | (Ticket.relay_id == reporter_id))
-        .where(Ticket.status != TicketStatus.WITHDRAWN)
-        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
-        .limit(limit)
-    )
-    return (await session.exec(stmt)).all()
-
-
-async def open_tickets(
+async def duplicate_candidates(
     session: AsyncSession,
     *,
-    category: str | None = None,
-    since: datetime | None = None,
-    community: str | None = None,
-    source: str | None = None,
-    building: str | None = None,
+    category: str,
+    since: datetime,
+    community: str | None,
+    building: str | None,
+    estate: str | None = None,
     limit: int = 200,
-) -> Sequence[Ticket]:
-    stmt = select(Ticket).where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
-    if category:
-        stmt = stmt.where(Ticket.category == category)
-    if building:
-        stmt = stmt.where(Ticket.building == building)
-    if since:
-        stmt = stmt.where(col(Ticket.created_at) >= since)
-    if community:
-        stmt = stmt.where(Ticket.community == community)
-    if source:
-        stmt = stmt.where(Ticket.source == source)
-    return (await session.exec(stmt.order_by(col(Ticket.created_at).desc()).limit(limit))).all()
+) -> list[TicketRow]:
+    """Open tickets of a category since a time, newest first: in the community when given, and in the building
+    when given, else in the estate when given."""
+    place = "building" if building else "estate" if estate else None
+    params = {
+        "category": category,
+        "since": since,
+        "community": community,
+        "building": building,
+        "estate": estate,
+        "limit": limit,
+    }
+    return [TicketRow(*r) for r in await core.rows(session, _CANDIDATES[bool(community), place], params)]
+
+
+async def insert_event(
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    action: str,
+    actor_id: str | None,
+    actor_name: str | None,
+    at: datetime | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Record one change to a ticket (Core: for the hot path; ORM code uses add_event)."""
+    values = (ticket_id, at or utcnow(), actor_id, actor_name, action, from_status, to_status, note)
+    await core.run(session, _NEW_EVENT, dict(zip(_EVENT_FIELDS, values, strict=True)))
+
+
+async def add_supporter(
+    session: AsyncSession, ticket_id: int, *, actor_id: str, actor_name: str | None, now: datetime
+) -> int | None:
+    """Count one more person behind a ticket; returns the new count, or None if they were counted already."""
+    got = await core.rows(session, _SUPPORT, {"ticket_id": ticket_id, "actor_id": actor_id, "now": now})
+    count = got[0][0] if got else None
+    if count is not None:
+        await insert_event(session, ticket_id=ticket_id, action="support", actor_id=actor_id, actor_name=actor_name, at=now)
+    return count
+
+
+_BY_NUMBER = select(Ticket).where(Ticket.number == bindparam("number"))
+_ROW_BY_NUMBER = core_select(*_ROW_COLUMNS).where(_TICKET.c.number == bindparam("number"))
+def _newest_by(column):
+    newest = (
+        core_select(*_ROW_COLUMNS)
+        .where(column == bindparam("person"))
+        .where(_TICKET.c.status != TicketStatus.WITHDRAWN)
+        .order_by(_TICKET.c.created_at.desc())
+        .limit(bindparam("limit"))
+        .subquery()
+    )
+    return core_select(newest)
+
+
+# Newest first as reporter, and as relaying leader: each half walks its own index and stops at `limit`.
+_PERSON_TICKETS = union(_newest_by(_TICKET.c.reporter_id), _newest_by(_TICKET.c.relay_id)).subquery()
+_BY_PERSON = (
+    core_select(*(_PERSON_TICKETS.c[c.name] for c in _ROW_COLUMNS))
+    .order_by(_PERSON_TICKETS.c.created_at.desc(), _PERSON_TICKETS.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+async def get_ticket(session: AsyncSession, number: str) -> Ticket | None:
+    return (await session.exec(_BY_NUMBER, params={"number": number})).first()
+
+
+async def ticket_row(session: AsyncSession, number: str) -> TicketRow | None:
+    """A ticket by number, as plain values (for answering; use get_ticket to change it)."""
+    got = await core.rows(session, _ROW_BY_NUMBER, {"number": number})
+    return TicketRow(*got[0]) if got else None
+
+
+async def tickets_by_reporter(session: AsyncSession, reporter_id: str, *, limit: int = 10) -> list[TicketRow]:
+    """A person's tickets, as reporter or relaying leader, newest first."""
+    return [TicketRow(*r) for r in await core.rows(session, _BY_PERSON, {"person": reporter_id, "limit": limit})]
 
 
 async def overdue_tickets(session: AsyncSession, *, now: datetime, limit: int = 200) -> Sequence[Ticket]:
@@ -372,9 +340,11 @@ def add_event(
     return ev
 
 
-async def ticket_events(session: AsyncSession, ticket: Ticket) -> Sequence[TicketEvent]:
-    stmt = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.id))
-    return (await session.exec(stmt)).all()
+_EVENTS_OF = select(TicketEvent).where(TicketEvent.ticket_id == bindparam("ticket_id")).order_by(col(TicketEvent.id))
+
+
+async def ticket_events(session: AsyncSession, ticket: Ticket | TicketRow) -> Sequence[TicketEvent]:
+    return (await session.exec(_EVENTS_OF, params={"ticket_id": ticket.id})).all()
 
 
 def set_status(
@@ -440,20 +410,6 @@ async def committee_rooms(session: AsyncSession, community: str | None) -> Seque
     if community:
         stmt = stmt.where(col(Room.community).in_([community, ""]))
     return (await session.exec(stmt.order_by(col(Room.id)))).all()
-
-
-async def has_supported(session: AsyncSession, ticket: Ticket, actor_id: str) -> bool:
-    """Whether this person already counts among the ticket's reporters."""
-    if ticket.reporter_id == actor_id or ticket.relay_id == actor_id:
-        return True
-    stmt = (
-        select(func.count())
-        .select_from(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket.id)
-        .where(TicketEvent.action == "support")
-        .where(TicketEvent.actor_id == actor_id)
-    )
-    return (await session.exec(stmt)).one() > 0
 
 
 async def find_tickets(

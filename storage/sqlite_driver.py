@@ -12,21 +12,29 @@ What it gives up, and how that is handled:
 - SQLite's own busy timeout would block the loop while another process holds the write lock. So the busy
   timeout is zero and a locked database is waited for here, with `asyncio.sleep` between attempts, up to
   `timeout` seconds, after which the "database is locked" error surfaces as it would with a busy timeout.
+- A commit that crosses SQLite's auto-checkpoint size copies the WAL back into the database file (and syncs
+  it), which costs milliseconds on the loop. So automatic checkpoints are off, and a passive checkpoint runs
+  on its own connection in a worker thread whenever the WAL has grown past `CHECKPOINT_BYTES`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
 _FIRST_WAIT = 0.001
 _MAX_WAIT = 0.05
+CHECKPOINT_BYTES = 4 * 1024 * 1024  # SQLite's own default: 1,000 pages of 4 KiB
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -66,6 +74,41 @@ class _Runner:
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
+
+
+class _Checkpointer:
+    """Keeps the WAL short from a worker thread: a passive checkpoint never waits for, or blocks, a writer."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.wal = path + "-wal"
+        self._running = False
+        self._commits = 0
+
+    def after_commit(self) -> None:
+        self._commits += 1
+        if self._running or self._commits % 16:
+            return
+        try:
+            size = os.path.getsize(self.wal)
+        except OSError:
+            return
+        if size >= CHECKPOINT_BYTES:
+            self._running = True
+            future = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+            future.add_done_callback(self._done)
+
+    def _checkpoint(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    def _done(self, future: asyncio.Future) -> None:
+        self._running = False
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("WAL checkpoint failed: %s", future.exception())
 
 
 class Cursor:
@@ -145,9 +188,10 @@ class Connection:
 
     _tx = _InlineQueue()
 
-    def __init__(self, conn: sqlite3.Connection, run: _Runner) -> None:
+    def __init__(self, conn: sqlite3.Connection, run: _Runner, checkpointer: _Checkpointer | None = None) -> None:
         self._conn: sqlite3.Connection | None = conn
         self._run = run
+        self._checkpointer = checkpointer
 
     @property
     def _connection(self) -> sqlite3.Connection | None:  # the dialect checks this before commit/rollback
@@ -166,6 +210,24 @@ class Connection:
 
     async def commit(self) -> None:
         await self._run(self._live().commit)
+        if self._checkpointer is not None:
+            self._checkpointer.after_commit()
+
+    async def run_sql(self, sql: str, parameters: Any, *, many: bool = False, rows: bool = False) -> Any:
+        """Run one already-compiled statement (storage/core.py's fast path): its rows, or its row count."""
+
+        def work() -> Any:
+            cur = self._live().cursor()
+            try:
+                if many:
+                    cur.executemany(sql, parameters)
+                else:
+                    cur.execute(sql, parameters)
+                return cur.fetchall() if rows else cur.rowcount
+            finally:
+                cur.close()
+
+        return await self._run(work)
 
     async def rollback(self) -> None:
         await self._run(self._live().rollback)
@@ -199,11 +261,14 @@ class Connection:
 
 def connector(path: str, *, timeout: float = 30.0, offload: bool = False) -> Callable[[], Any]:
     """An `async_creator` for `create_async_engine("sqlite+aiosqlite:///…")` opening `path` with this driver."""
+    checkpointer = _Checkpointer(path) if path != ":memory:" else None
 
     async def connect() -> Connection:
         run = _Runner(timeout, offload)
         conn = sqlite3.connect(path, timeout=0, check_same_thread=False, isolation_level="")
         conn.execute("PRAGMA busy_timeout=0")
-        return Connection(conn, run)
+        if checkpointer is not None:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+        return Connection(conn, run, checkpointer)
 
     return connect

@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from bot.app import App
 from storage import engine as db
-from storage import repo
+from storage import messages
 from storage.models import Inbox, Ticket
 from tests.support import FakeChannel
 
@@ -15,7 +15,7 @@ async def test_unhandled_messages_are_handled_at_start(settings):
     engine = db.create_engine(settings.database_url)
     await db.upgrade(engine)
     async with db.session_factory(engine)() as s:
-        await repo.record_incoming(
+        await messages.record_incoming(
             s,
             message_id="crash-1",
             room_id="松涛里邻长群@chatroom",

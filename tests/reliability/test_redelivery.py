@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.app import App
 from storage import engine as db
-from storage import repo
+from storage import messages
 from storage.models import Inbox, Ticket
 from tests.reliability.support import cli_env, linju_command, write_config
 from tests.support import REPO, FakeChannel
@@ -66,7 +66,7 @@ async def test_a_redelivery_of_a_message_stored_before_a_crash_is_handled_once(s
     engine = db.create_engine(settings.database_url)
     await db.upgrade(engine)
     async with db.session_factory(engine)() as s:
-        await repo.record_incoming(
+        await messages.record_incoming(
             s, message_id="wx-5", room_id="松涛里邻长群@chatroom", room_topic="松涛里邻长群",
             sender_id="wxid_王贵宝", sender_name="王贵宝", text="6栋的路灯不亮了",
         )

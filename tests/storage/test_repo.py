@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from storage import engine as db
-from storage import repo
+from storage import messages, repo
 from storage.models import InboxStatus, TicketStatus
 
 
@@ -14,15 +15,29 @@ async def test_migrations_are_idempotent_and_reach_head(db_url):
     try:
         await db.upgrade(engine)
         await db.upgrade(engine)
-        assert await db.current_revision(engine) == "0001"
+        assert await db.current_revision(engine) == "0002"
+        async with engine.connect() as conn:
+            drift = await conn.run_sync(_schema_drift)
+        assert drift == [], "the models and the migrations disagree; add a migration"
     finally:
         await engine.dispose()
 
 
+def _schema_drift(connection) -> list:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import storage.models  # noqa: F401  (registers the tables)
+
+    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    return compare_metadata(context, SQLModel.metadata)
+
+
 async def test_a_message_id_is_recorded_once(sessions):
     async with sessions() as s:
-        row, created = await repo.record_incoming(s, message_id="m1", sender_id="u1", sender_name="甲", text="你好")
-        again, created_again = await repo.record_incoming(s, message_id="m1", sender_id="u1", sender_name="甲", text="x")
+        row, created = await messages.record_incoming(s, message_id="m1", sender_id="u1", sender_name="甲", text="你好")
+        again, created_again = await messages.record_incoming(s, message_id="m1", sender_id="u1", sender_name="甲", text="x")
         await s.commit()
     assert created and not created_again
     assert again.id == row.id and again.text == "你好"
@@ -30,12 +45,12 @@ async def test_a_message_id_is_recorded_once(sessions):
 
 async def test_pending_messages_are_listed_until_finished(sessions):
     async with sessions() as s:
-        a, _ = await repo.record_incoming(s, message_id="a", sender_id="u", text="1")
-        b, _ = await repo.record_incoming(s, message_id="b", sender_id="u", text="2")
+        a, _ = await messages.record_incoming(s, message_id="a", sender_id="u", text="1")
+        b, _ = await messages.record_incoming(s, message_id="b", sender_id="u", text="2")
         await s.commit()
-        await repo.finish_inbox(s, a.id, status=InboxStatus.DONE, intent="chat")
+        await messages.finish_many(s, [{"inbox_id": a.id, "status": InboxStatus.DONE, "intent": "chat"}])
         await s.commit()
-        pending = await repo.pending_inbox(s)
+        pending = await messages.pending_inbox(s)
     assert [r.message_id for r in pending] == ["b"]
 
 
@@ -66,17 +81,17 @@ async def test_status_changes_are_recorded_as_events(sessions):
 async def test_outbox_rows_are_unsent_until_marked_and_respect_not_before(sessions):
     now = datetime.now(UTC)
     async with sessions() as s:
-        a = repo.add_outbox(s, inbox_id=None, room_id="r", contact_id=None, payload={"text": "早"})
-        repo.add_outbox(
+        a = messages.add_outbox(s, inbox_id=None, room_id="r", contact_id=None, payload={"text": "早"})
+        messages.add_outbox(
             s, inbox_id=None, room_id="r", contact_id=None, payload={"text": "晚"}, not_before=now + timedelta(hours=8)
         )
         await s.commit()
-        due = await repo.unsent_outbox(s, now=now)
+        due = await messages.unsent_outbox(s, now=now)
         assert [r.id for r in due] == [a.id]
-        await repo.mark_outbox_sent(s, [a.id])
+        await messages.mark_outbox_sent(s, [a.id])
         await s.commit()
-        assert await repo.unsent_outbox(s, now=now) == []
-        later = await repo.unsent_outbox(s, now=now + timedelta(hours=9))
+        assert await messages.unsent_outbox(s, now=now) == []
+        later = await messages.unsent_outbox(s, now=now + timedelta(hours=9))
     assert len(later) == 1
 
 
@@ -89,6 +104,65 @@ async def test_open_and_overdue_tickets(sessions):
         repo.set_status(s, done, TicketStatus.CLOSED, actor_id=None, actor_name=None, action="close")
         await s.commit()
         overdue = await repo.overdue_tickets(s, now=now)
-        open_ = await repo.open_tickets(s)
+        open_ = await repo.duplicate_candidates(
+            s, category="repair", since=now - timedelta(days=1), community=None, building=None
+        )
     assert [t.number for t in overdue] == [late.number]
-    assert len(open_) == 2
+    assert len(open_) == 2 and done.number not in {t.number for t in open_}
+
+
+async def test_duplicate_candidates_match_category_place_and_window(sessions):
+    now = datetime.now(UTC)
+    old = now - timedelta(days=30)
+    async with sessions() as s:
+        keep = await repo.insert_ticket(s, category="drainage", reporter_id="u", building="4", community="松涛")
+        await repo.insert_ticket(s, category="drainage", reporter_id="u", building="5", community="松涛")
+        await repo.insert_ticket(s, category="lighting", reporter_id="u", building="4", community="松涛")
+        await repo.insert_ticket(s, category="drainage", reporter_id="u", building="4", community="建设")
+        await repo.insert_ticket(s, category="drainage", reporter_id="u", building="4", community="松涛", created_at=old)
+        await s.commit()
+        found = await repo.duplicate_candidates(
+            s, category="drainage", since=now - timedelta(days=14), community="松涛", building="4"
+        )
+    assert [t.number for t in found] == [keep.number]
+
+
+async def test_a_supporter_is_counted_once_and_never_the_reporter_or_relay(sessions):
+    now = datetime.now(UTC)
+    async with sessions() as s:
+        t = await repo.insert_ticket(s, category="repair", reporter_id="resident", relay_id="leader", text="灯坏了")
+        counts = [
+            await repo.add_supporter(s, t.id, actor_id=who, actor_name=who, now=now)
+            for who in ("resident", "leader", "neighbour", "neighbour", "other")
+        ]
+        await s.commit()
+        fresh = await repo.get_ticket(s, t.number)
+        events = await repo.ticket_events(s, fresh)
+    assert counts == [None, None, 2, None, 3]
+    assert fresh.supporters == 3
+    assert [(e.action, e.actor_id) for e in events] == [("support", "neighbour"), ("support", "other")]
+
+
+async def test_ticket_numbers_taken_are_retried_and_grow_when_the_space_is_full(sessions):
+    async with sessions() as s:
+        numbers = [(await repo.insert_ticket(s, width=1, category="repair", reporter_id="u")).number for _ in range(30)]
+        await s.commit()
+    assert len(set(numbers)) == 30  # ten one-digit numbers exist: the rest had to grow a digit
+    assert any(len(n) > 1 for n in numbers) and all(n.isdigit() for n in numbers)
+
+
+async def test_queued_replies_come_back_with_ids_in_the_order_given(sessions):
+    rows = [
+        {"inbox_id": None, "room_id": f"r{i % 3}", "contact_id": None, "payload": {"text": f"第{i}条"}, "not_before": None}
+        for i in range(40)
+    ]
+    async with sessions() as s:
+        first = await messages.queue_outbox(s, rows[:25])
+        second = await messages.queue_outbox(s, rows[25:])
+        await s.commit()
+        stored = await messages.unsent_outbox(s, now=datetime.now(UTC) + timedelta(seconds=1))
+    ids = first + second
+    assert len(set(ids)) == 40
+    by_id = {r.id: r for r in stored}
+    assert [by_id[i].payload for i in ids] == [json.dumps(r["payload"], ensure_ascii=False) for r in rows]
+    assert [r.id for r in stored] == ids  # sent in id order: the order they were queued

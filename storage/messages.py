@@ -1,0 +1,209 @@
+"""The message pipeline's tables: the inbox (every message, before anything is done with it) and the outbox
+(every reply, committed with the handling that caused it). Nothing here commits.
+
+These run for every message, so their statements are built once (see storage/core.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlmodel import col
+from sqlmodel import select as orm_select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import core
+from storage.core import connection, for_dialect, insert_ignoring
+from storage.models import Inbox, InboxStatus, Outbox, utcnow
+
+_INBOX = Inbox.__table__
+_OUTBOX = Outbox.__table__
+_UNHANDLED = [InboxStatus.PENDING, InboxStatus.FAILED]
+
+# ---------------------------------------------------------------- inbox
+
+_RECORD = {
+    name: stmt.returning(_INBOX.c.id, _INBOX.c.message_id)
+    for name, stmt in insert_ignoring(_INBOX, ["message_id"]).items()
+}
+_STORED = select(_INBOX.c.id, _INBOX.c.message_id, _INBOX.c.status).where(
+    _INBOX.c.message_id.in_(bindparam("ids", expanding=True))
+)
+_CLAIM = (
+    update(_INBOX)
+    .where(_INBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_INBOX.c.status.in_(_UNHANDLED))
+    .values(processed_at=bindparam("now"))
+    .returning(_INBOX.c.id)
+)
+_FINISH = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("b_id"))
+    .values(status=bindparam("b_status"), intent=bindparam("b_intent"), ticket_number=bindparam("b_ticket"), error=None)
+)
+_FAIL = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("b_id"))
+    .values(
+        status=InboxStatus.FAILED, error=bindparam("b_error"), processed_at=bindparam("now"), attempts=_INBOX.c.attempts + 1
+    )
+)
+
+
+async def record_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, tuple[int, str, bool]]:
+    """Store a batch of incoming messages once each (group commit).
+
+    Returns {message_id: (inbox id, status, created)}; a redelivered id keeps its stored row and status.
+    """
+    now = utcnow()
+    fresh: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        fresh.setdefault(
+            r["message_id"],
+            {**r, "received_at": r.get("received_at") or now, "status": InboxStatus.PENDING, "attempts": 0},
+        )
+    # Insert-or-ignore: an id stored before (a redelivery, or another process a moment ago) returns no row.
+    conn = await connection(session)
+    created = {mid: iid for iid, mid in (await conn.execute(for_dialect(_RECORD, conn), list(fresh.values()))).all()}
+    out = {mid: (iid, InboxStatus.PENDING, True) for mid, iid in created.items()}
+    known = [mid for mid in fresh if mid not in created]
+    if known:
+        for iid, mid, status in (await conn.execute(_STORED, {"ids": known})).all():
+            out[mid] = (iid, status, False)
+    return out
+
+
+async def record_incoming(session: AsyncSession, **fields: Any) -> tuple[Inbox, bool]:
+    """Store one incoming message once; returns (row, created). A redelivered id returns the stored row."""
+    stored = await record_many(session, [fields])
+    inbox_id, _status, created = stored[fields["message_id"]]
+    row = await session.get(Inbox, inbox_id)
+    assert row is not None
+    return row, created
+
+
+async def claim_inbox(session: AsyncSession, inbox_ids: Sequence[int]) -> set[int]:
+    """Lock the still-unhandled rows among `inbox_ids` for this transaction; returns the ids claimed.
+
+    A row another process has finished (or is finishing: PostgreSQL makes this wait for its commit) is
+    not returned, so two instances never handle the same message twice.
+    """
+    if not inbox_ids:
+        return set()
+    conn = await connection(session)
+    result = await conn.execute(_CLAIM, {"ids": list(inbox_ids), "now": utcnow()})
+    return {row[0] for row in result.all()}
+
+
+async def finish_many(session: AsyncSession, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Mark handled rows: each dict has inbox_id, status, intent, ticket_number."""
+    if not outcomes:
+        return
+    params = [
+        {"b_id": o["inbox_id"], "b_status": o["status"], "b_intent": o.get("intent"), "b_ticket": o.get("ticket_number")}
+        for o in outcomes
+    ]
+    await core.run(session, _FINISH, params)
+
+
+async def fail_inbox(session: AsyncSession, inbox_id: int, error: str) -> None:
+    """Keep a message whose handling failed: status failed, the error, one more attempt counted."""
+    await core.run(session, _FAIL, {"b_id": inbox_id, "b_error": error, "now": utcnow()})
+
+
+async def pending_inbox(session: AsyncSession, *, limit: int = 500, max_attempts: int = 5) -> Sequence[Inbox]:
+    """Messages stored but not yet handled (after a crash), oldest first; failed ones are retried too."""
+    stmt = (
+        orm_select(Inbox)
+        .where(col(Inbox.status).in_(_UNHANDLED))
+        .where(Inbox.attempts < max_attempts)
+        .order_by(col(Inbox.id))
+        .limit(limit)
+    )
+    return (await session.exec(stmt)).all()
+
+
+async def failed_inbox(session: AsyncSession, *, limit: int = 50) -> Sequence[Inbox]:
+    stmt = orm_select(Inbox).where(Inbox.status == InboxStatus.FAILED).order_by(col(Inbox.id).desc()).limit(limit)
+    return (await session.exec(stmt)).all()
+
+
+# ---------------------------------------------------------------- outbox
+
+_QUEUE = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_QUEUE_ORDERED = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order=True)
+_SENT = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(sent_at=bindparam("now"))
+
+
+def add_outbox(
+    session: AsyncSession,
+    *,
+    inbox_id: int | None,
+    room_id: str | None,
+    contact_id: str | None,
+    payload: dict[str, Any],
+    not_before: datetime | None = None,
+) -> Outbox:
+    """Queue one reply as an ORM row (for units of work that are ORM anyway: the shell's commands)."""
+    row = Outbox(
+        inbox_id=inbox_id,
+        room_id=room_id,
+        contact_id=contact_id,
+        payload=json.dumps(payload, ensure_ascii=False),
+        not_before=not_before,
+    )
+    session.add(row)
+    return row
+
+
+async def queue_outbox(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Queue replies in one statement; returns their ids in the order given (the order they will be sent).
+
+    Each dict has inbox_id, room_id, contact_id, payload (a dict) and not_before.
+    """
+    if not rows:
+        return []
+    now = utcnow()
+    params = [
+        {
+            "inbox_id": r["inbox_id"],
+            "room_id": r["room_id"],
+            "contact_id": r["contact_id"],
+            "payload": json.dumps(r["payload"], ensure_ascii=False),
+            "created_at": now,
+            "not_before": r.get("not_before"),
+            "attempts": 0,
+        }
+        for r in rows
+    ]
+    conn = await connection(session)
+    if conn.dialect.name != "sqlite":  # PostgreSQL: SQLAlchemy orders RETURNING itself, in one statement
+        return [row[0] for row in (await conn.execute(_QUEUE_ORDERED, params)).all()]
+    # SQLite would fall back to one INSERT per row for sort_by_parameter_order. It needs no help: this
+    # transaction holds the only write lock (the inbox claim came first) and SQLite gives each row of a
+    # multi-row INSERT the next rowid in turn, so the ids, sorted, are in the order given.
+    ids = sorted(row[0] for row in (await conn.execute(_QUEUE, params)).all())
+    if len(ids) != len(params):
+        raise RuntimeError(f"outbox insert returned {len(ids)} ids for {len(params)} rows")
+    return ids
+
+
+async def unsent_outbox(session: AsyncSession, *, now: datetime, limit: int = 200) -> Sequence[Outbox]:
+    stmt = (
+        orm_select(Outbox)
+        .where(col(Outbox.sent_at).is_(None))
+        .where((col(Outbox.not_before).is_(None)) | (col(Outbox.not_before) <= now))
+        .order_by(col(Outbox.id))
+        .limit(limit)
+    )
+    return (await session.exec(stmt)).all()
+
+
+async def mark_outbox_sent(session: AsyncSession, ids: Sequence[int]) -> None:
+    if ids:
+        conn = await connection(session)
+        await conn.execute(_SENT, {"ids": list(ids), "now": utcnow()})
