@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import sqlite_driver
 
 _CONN = "linju.core.connection"
+_RAW = "linju.core.sqlite"
 
 
 async def connection(session: AsyncSession) -> AsyncConnection:
@@ -42,7 +43,14 @@ async def connection(session: AsyncSession) -> AsyncConnection:
     if conn is None or conn.closed or not conn.in_transaction():
         conn = await session.connection()
         sync.info[_CONN] = conn
+        sync.info[_RAW] = await _sqlite(conn)
     return conn
+
+
+async def _fast(session: AsyncSession) -> tuple[AsyncConnection, sqlite_driver.Connection | None]:
+    """The session's connection and, on our SQLite driver, the driver connection under it."""
+    conn = await connection(session)
+    return conn, session.sync_session.info.get(_RAW)
 
 
 def insert_ignoring(table: Table, conflict: list[str]) -> Mapping[str, Any]:
@@ -62,8 +70,7 @@ def for_dialect(statements: Mapping[str, Any], conn: AsyncConnection) -> Any:
 
 async def rows(session: AsyncSession, stmt: Any, params: Mapping[str, Any] | None = None) -> list[Sequence[Any]]:
     """The rows a SELECT (or a statement with RETURNING) gives, as tuples."""
-    conn = await connection(session)
-    raw = await _sqlite(conn)
+    conn, raw = await _fast(session)
     if raw is None:
         return list((await conn.execute(stmt, params)).all())
     prepared = _prepare(stmt, conn.dialect, params or {})
@@ -76,8 +83,7 @@ async def rows(session: AsyncSession, stmt: Any, params: Mapping[str, Any] | Non
 
 async def run(session: AsyncSession, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
     """Execute a statement that returns no rows, once or (a list of parameter sets) many times."""
-    conn = await connection(session)
-    raw = await _sqlite(conn)
+    conn, raw = await _fast(session)
     if raw is None:
         await conn.execute(stmt, params)
         return
