@@ -9,7 +9,8 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.base import Channel
 from bot.config import Settings
@@ -104,6 +105,7 @@ class App:
         self.channel = channel
         self.clock = clock
         self.engine: AsyncEngine | None = None
+        self.report_engine: AsyncEngine | None = None  # long reads (digests); see report_sessions
         self.understanding: Understanding | None = None
         self.dispatcher: Dispatcher | None = None
         self._flusher: asyncio.Task | None = None
@@ -213,7 +215,7 @@ class App:
         if self.digests is None:
             self.digests = DigestJob(
                 self.settings,
-                sessions=db.session_factory(self.engine),
+                sessions=self.report_sessions(),
                 send=self._send,
                 taxonomy=self.understanding.taxonomy,
                 channel_name=getattr(self.channel, "name", "none"),
@@ -225,6 +227,21 @@ class App:
         except Exception:
             log.exception("sending the due digests failed; the hourly retry will try again")
             return {}
+
+    def report_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for long reads (a digest over a year of tickets takes seconds).
+
+        On SQLite the bot's own engine runs statements on the event loop (storage/sqlite_driver.py), which is
+        right for its short ones; these run in a worker thread instead, so messages keep being answered.
+        """
+        assert self.engine is not None, "open() the app first"
+        if self.report_engine is None:
+            url = self.settings.database_url
+            if db.is_sqlite(url):
+                self.report_engine = db.create_engine(url, echo=self.settings.database.echo, offload=True)
+            else:
+                self.report_engine = self.engine
+        return db.session_factory(self.report_engine)
 
     async def on_message(self, msg: IncomingMessage) -> asyncio.Future[list[Reply]]:
         """Store `msg` durably and queue it for handling; returns a future of the replies it causes.
@@ -279,6 +296,8 @@ class App:
             await self.channel.close()
         if self.understanding is not None:
             await self.understanding.close()
+        if self.report_engine is not None and self.report_engine is not self.engine:
+            await self.report_engine.dispose()
         if self.engine is not None:
             await self.engine.dispose()
         log.info("linju stopped")
