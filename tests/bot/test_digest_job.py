@@ -133,3 +133,25 @@ async def test_a_subdistrict_room_gets_the_whole_subdistricts_digest_once(tmp_pa
     assert not whole[0].text.startswith("【书院路社区")  # not scoped to one community
     assert "2026年10月" in whole[0].text
     assert await _run_once(settings, datetime(2026, 11, 3, 3, tzinfo=UTC)) == []
+
+
+async def test_digests_read_off_the_event_loop_on_sqlite_and_through_the_one_engine_on_postgresql(db_url, tmp_path):
+    import threading
+
+    from sqlalchemy import text
+
+    app = App(make_settings(tmp_path, database={"url": db_url}))
+    await app.open()
+    try:
+        async with app.report_sessions()() as s:
+            conn = await s.connection()
+            if db_url.startswith("sqlite"):
+                raw = (await conn.get_raw_connection()).driver_connection
+                raw._live().create_function("thread_id", 0, threading.get_ident)
+                ran_on = (await conn.execute(text("SELECT thread_id()"))).scalar()
+        on_sqlite = db_url.startswith("sqlite")
+        assert (app.report_engine is not app.engine) is on_sqlite
+        if on_sqlite:
+            assert ran_on != threading.get_ident()  # a digest over a year of tickets never stalls the bot
+    finally:
+        await app.stop()
