@@ -74,9 +74,17 @@ class _Runner:
                 await asyncio.sleep(min(wait, deadline - now))
                 wait = min(wait * 2, _MAX_WAIT)
 
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+    def last(self, fn: Callable[[], Any]) -> None:
+        """Run `fn` after whatever this connection's worker is still doing, then let the worker go.
+
+        A statement whose caller was cancelled keeps running in the worker; closing the connection under it
+        from another thread would crash the process, so the close queues behind it.
+        """
+        if self._pool is None:
+            fn()
+            return
+        self._pool.submit(fn)
+        self._pool.shutdown(wait=False)
 
 
 class _Checkpointer:
@@ -150,7 +158,7 @@ class Cursor:
         return await self._run(self._cursor.fetchmany, size if size is not None else self._cursor.arraysize)
 
     async def close(self) -> None:
-        self._cursor.close()
+        await self._run(self._cursor.close)  # in the worker, when offloaded: it may still be stepping
 
     @property
     def description(self) -> Any:
@@ -236,19 +244,20 @@ class Connection:
         await self._run(self._live().rollback)
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-        self._run.shutdown()
+        self.stop()
 
-    def stop(self) -> None:  # the dialect's forced terminate
+    def stop(self) -> None:  # also the dialect's forced terminate
         conn, self._conn = self._conn, None
-        if conn is not None:
+        if conn is None:
+            return
+
+        def close() -> None:
             try:
                 conn.close()
-            except sqlite3.Error:
-                pass
-        self._run.shutdown()
+            except sqlite3.Error as exc:
+                log.warning("closing a SQLite connection: %s", exc)
+
+        self._run.last(close)
 
     async def create_function(self, *args: Any, **kw: Any) -> None:
         self._live().create_function(*args, **kw)

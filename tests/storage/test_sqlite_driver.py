@@ -92,3 +92,26 @@ async def test_the_wal_is_checkpointed_in_a_worker_thread_and_stays_short(tmp_pa
     assert autocheckpoint == 64  # the commit's own checkpoint comes late, only to start the WAL over
     assert threads and threading.get_ident() not in threads  # the copying is done off the loop
     assert wal < 1024 * 1024, f"the WAL grew to {wal} bytes: checkpoints did not keep up"
+
+
+async def test_a_cancelled_offloaded_statement_is_closed_after_it_ends_not_under_it(tmp_path):
+    import asyncio
+
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", offload=True)
+    slow = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) SELECT count(*) FROM n")
+
+    async def long_read() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(slow)
+
+    task = asyncio.create_task(long_read())
+    await asyncio.sleep(0.2)  # the worker thread is inside SQLite now
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await engine.dispose()  # closing under a running statement crashed the interpreter once (SIGSEGV, full suite)
+    again = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", offload=True)
+    try:
+        async with again.connect() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await again.dispose()
