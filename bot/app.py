@@ -132,7 +132,6 @@ class App:
         )
         # The dictionaries and model just loaded live as long as the process: keep them out of every later
         # garbage collection (each full collection walked all of them; `make bench` profile, issue 9).
-        gc.collect()
         gc.freeze()
         return self.dispatcher
 
