@@ -46,13 +46,10 @@ def _config(tmp: Path, **extra: Any) -> Path:
     return path
 
 
-def _median_rate(fn, n: int, repeat: int) -> float:
-    rates = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        rates.append(n / (time.perf_counter() - t0))
-    return statistics.median(rates)
+def _rate(fn, n: int) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return n / (time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------- rows
@@ -107,7 +104,7 @@ def bench_classify(texts: list[str], repeat: int, tmp: Path) -> tuple[dict, str]
     rates, floors = [], []
     for _ in range(repeat):
         floors.append(_floor_once(texts))
-        rates.append(_median_rate(lambda: cascade.classify_many_sync(texts), len(texts), 1))
+        rates.append(_rate(lambda: cascade.classify_many_sync(texts), len(texts)))
     return {"figure": "classify", "what": stages + ", no LLM", "unit": "msg/s", **_paired(rates, floors)}, stages
 
 

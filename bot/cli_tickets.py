@@ -209,7 +209,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         return 2
 
     async def body(session, *, settings, taxonomy, understanding) -> int:
-        from handlers.service import reply_payload
+        from handlers.service import outbox_row
         from handlers.ticket_ops import OpError
         from storage import messages
 
@@ -218,11 +218,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         except OpError as exc:
             print(f"linju: {exc}", file=sys.stderr)
             return 1
-        for reply in change.notices:  # sent by the running bot's outbox flush
-            messages.add_outbox(
-                session, inbox_id=None, room_id=reply.room_id, contact_id=reply.contact_id,
-                payload=reply_payload(reply), not_before=reply.not_before,
-            )
+        # Sent by the running bot's outbox flush.
+        await messages.queue_outbox(session, [outbox_row(None, reply) for reply in change.notices])
         print(change.confirmation)
         for reply in change.notices:
             print(f"notice queued for {reply.room_id or reply.contact_id}: {reply.text}", file=sys.stderr)

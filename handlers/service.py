@@ -206,8 +206,7 @@ class Dispatcher:
 
         async def unit(session: AsyncSession) -> list[Reply]:
             replies = await produce(session, self.clock())
-            await session.flush()
-            await messages.queue_outbox(session, [_outbox_row(None, r) for r in replies])
+            await messages.queue_outbox(session, [outbox_row(None, r) for r in replies])
             return replies
 
         replies = await self._with_retry(unit)
@@ -310,9 +309,8 @@ class Dispatcher:
                     "ticket_number": outcome.ticket_number,
                 }
             )
-        await session.flush()  # staff commands change tickets through the ORM
         # All of the batch's replies in one statement, in order: the outbox ids are the sending order.
-        ids = iter(await messages.queue_outbox(session, [_outbox_row(j.inbox_id, r) for j, rs in handled for r in rs]))
+        ids = iter(await messages.queue_outbox(session, [outbox_row(j.inbox_id, r) for j, rs in handled for r in rs]))
         await messages.finish_many(session, finished)
         return [(job, [_Queued(next(ids), r) for r in replies]) for job, replies in handled]
 
@@ -492,7 +490,8 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _outbox_row(inbox_id: int | None, reply: Reply) -> dict:
+def outbox_row(inbox_id: int | None, reply: Reply) -> dict:
+    """A reply as storage.messages.queue_outbox takes it."""
     return {
         "inbox_id": inbox_id,
         "room_id": reply.room_id,

@@ -139,27 +139,6 @@ _QUEUE_ORDERED = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order
 _SENT = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(sent_at=bindparam("now"))
 
 
-def add_outbox(
-    session: AsyncSession,
-    *,
-    inbox_id: int | None,
-    room_id: str | None,
-    contact_id: str | None,
-    payload: dict[str, Any],
-    not_before: datetime | None = None,
-) -> Outbox:
-    """Queue one reply as an ORM row (for units of work that are ORM anyway: the shell's commands)."""
-    row = Outbox(
-        inbox_id=inbox_id,
-        room_id=room_id,
-        contact_id=contact_id,
-        payload=json.dumps(payload, ensure_ascii=False),
-        not_before=not_before,
-    )
-    session.add(row)
-    return row
-
-
 async def queue_outbox(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Queue replies in one statement; returns their ids in the order given (the order they will be sent).
 

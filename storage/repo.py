@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import core
-from storage.core import connection, insert_ignoring
+from storage.core import connection, for_dialect, insert_ignoring
 from storage.models import (
     Member,
     Room,
@@ -183,7 +183,7 @@ async def insert_ticket(session: AsyncSession, *, width: int | None = None, atte
     if width is None:
         width = number_width(await ticket_count(session))
     conn = await connection(session)
-    stmt = _NEW_TICKET[conn.dialect.name]
+    stmt = for_dialect(_NEW_TICKET, conn)
     for i in range(attempts):
         row["number"] = f"{secrets.randbelow(10**width):0{width}d}"
         got = await core.rows(session, stmt, row)
@@ -192,14 +192,6 @@ async def insert_ticket(session: AsyncSession, *, width: int | None = None, atte
         if i >= attempts // 2:
             width += 1
     raise RuntimeError("could not allocate a ticket number")
-
-
-async def create_ticket(session: AsyncSession, **values: Any) -> Ticket:
-    """Insert a ticket (see insert_ticket) and return it as an ORM object, for code that changes it further."""
-    row = await insert_ticket(session, **values)
-    ticket = await session.get(Ticket, row.id)
-    assert ticket is not None
-    return ticket
 
 
 async def duplicate_candidates(

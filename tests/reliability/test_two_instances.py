@@ -100,7 +100,7 @@ async def test_concurrent_ticket_creation_numbers_without_collisions(pg_url, mon
         numbers = []
         for i in range(per_worker):
             async with sessions() as s:
-                t = await repo.create_ticket(
+                t = await repo.insert_ticket(
                     s, category="repair", text=f"w{w} t{i}", reporter_id=f"wxid_{w}", inbox_message_id=f"n-{w}-{i}"
                 )
                 numbers.append(t.number)

@@ -54,11 +54,16 @@ async def test_pending_messages_are_listed_until_finished(sessions):
     assert [r.message_id for r in pending] == ["b"]
 
 
+async def _ticket(s, **values):
+    """A new ticket as an ORM object, for the staff-side functions that change it."""
+    return await repo.get_ticket(s, (await repo.insert_ticket(s, **values)).number)
+
+
 async def test_ticket_numbers_are_unique_digits(sessions):
     numbers = set()
     async with sessions() as s:
         for i in range(60):
-            t = await repo.create_ticket(s, category="repair", reporter_id=f"u{i}", text="灯坏了")
+            t = await repo.insert_ticket(s, category="repair", reporter_id=f"u{i}", text="灯坏了")
             numbers.add(t.number)
         await s.commit()
     assert len(numbers) == 60
@@ -67,7 +72,7 @@ async def test_ticket_numbers_are_unique_digits(sessions):
 
 async def test_status_changes_are_recorded_as_events(sessions):
     async with sessions() as s:
-        t = await repo.create_ticket(s, category="drainage", reporter_id="u", text="下水道堵了")
+        t = await _ticket(s, category="drainage", reporter_id="u", text="下水道堵了")
         repo.set_status(s, t, TicketStatus.ASSIGNED, actor_id="staff", actor_name="刘主任", action="assign", note="物业")
         repo.set_status(s, t, TicketStatus.RESOLVED, actor_id="staff", actor_name="刘主任", action="resolve", note="已疏通")
         await s.commit()
@@ -81,14 +86,18 @@ async def test_status_changes_are_recorded_as_events(sessions):
 async def test_outbox_rows_are_unsent_until_marked_and_respect_not_before(sessions):
     now = datetime.now(UTC)
     async with sessions() as s:
-        a = messages.add_outbox(s, inbox_id=None, room_id="r", contact_id=None, payload={"text": "早"})
-        messages.add_outbox(
-            s, inbox_id=None, room_id="r", contact_id=None, payload={"text": "晚"}, not_before=now + timedelta(hours=8)
+        a, _ = await messages.queue_outbox(
+            s,
+            [
+                {"inbox_id": None, "room_id": "r", "contact_id": None, "payload": {"text": "早"}},
+                {"inbox_id": None, "room_id": "r", "contact_id": None, "payload": {"text": "晚"},
+                 "not_before": now + timedelta(hours=8)},
+            ],
         )
         await s.commit()
         due = await messages.unsent_outbox(s, now=now)
-        assert [r.id for r in due] == [a.id]
-        await messages.mark_outbox_sent(s, [a.id])
+        assert [r.id for r in due] == [a]
+        await messages.mark_outbox_sent(s, [a])
         await s.commit()
         assert await messages.unsent_outbox(s, now=now) == []
         later = await messages.unsent_outbox(s, now=now + timedelta(hours=9))
@@ -98,9 +107,9 @@ async def test_outbox_rows_are_unsent_until_marked_and_respect_not_before(sessio
 async def test_open_and_overdue_tickets(sessions):
     now = datetime.now(UTC)
     async with sessions() as s:
-        late = await repo.create_ticket(s, category="repair", reporter_id="u", text="a", due_at=now - timedelta(days=1))
-        await repo.create_ticket(s, category="repair", reporter_id="u", text="b", due_at=now + timedelta(days=3))
-        done = await repo.create_ticket(s, category="repair", reporter_id="u", text="c", due_at=now - timedelta(days=2))
+        late = await repo.insert_ticket(s, category="repair", reporter_id="u", text="a", due_at=now - timedelta(days=1))
+        await repo.insert_ticket(s, category="repair", reporter_id="u", text="b", due_at=now + timedelta(days=3))
+        done = await _ticket(s, category="repair", reporter_id="u", text="c", due_at=now - timedelta(days=2))
         repo.set_status(s, done, TicketStatus.CLOSED, actor_id=None, actor_name=None, action="close")
         await s.commit()
         overdue = await repo.overdue_tickets(s, now=now)
