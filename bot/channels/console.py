@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import queue
@@ -146,6 +147,10 @@ class ConsoleChannel:
                     # Handed over together: the app stores them in one transaction and answers in order.
                     await self._hand_over(on_message, [m for m in parsed if m is not None])
         finally:
+            # Wake a worker still waiting in lines.get() (we were cancelled): asyncio.run's exit waits for
+            # every default-executor thread, so one blocked there would keep a stopped process alive.
+            with contextlib.suppress(queue.Full):
+                lines.put_nowait(None)
             self._closed.set()
 
     def _parse_batch(self, batch: list[str]) -> tuple[list[IncomingMessage | None], bool]:
