@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import marshal
 import os
 import tempfile
 import threading
@@ -23,6 +24,22 @@ def load_lexicon(name: str) -> list[str]:
         if line and not line.startswith("#"):
             out.append(line)
     return out
+
+
+def _load_prefix_cache(tok, path: str) -> bool:
+    """Load jieba's own prefix-dictionary cache in one read: `Tokenizer.initialize` unmarshals it straight
+    from the file, which reads it in small pieces and takes about four times as long (1.3 s vs 0.35 s
+    here; issue 9's start-up profile). False when there is no usable cache, so jieba builds one."""
+    try:
+        with open(path, "rb") as f:
+            freq, total = marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return False
+    if not isinstance(freq, dict) or not isinstance(total, int) or not freq:
+        return False
+    tok.FREQ, tok.total = freq, total
+    tok.initialized = True
+    return True
 
 
 class TextProcessor:
@@ -50,7 +67,8 @@ class TextProcessor:
                 cache_dir = self._cache_dir or tempfile.gettempdir()
                 os.makedirs(cache_dir, exist_ok=True)
                 tok.tmp_dir = cache_dir
-                tok.initialize()
+                if not _load_prefix_cache(tok, os.path.join(cache_dir, "jieba.cache")):
+                    tok.initialize()  # builds the prefix dictionary and writes jieba.cache for next time
                 for line in load_lexicon("userdict.txt"):
                     parts = line.split()
                     freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None

@@ -40,3 +40,22 @@ def test_processor_has_its_own_tokenizer(tmp_path):
     p = TextProcessor(["枫林雅苑"], cache_dir=str(tmp_path))
     assert "枫林雅苑" in p.tokens("枫林雅苑停水了")
     assert p._tokenizer is not jieba.dt
+
+
+def test_prefix_cache_is_written_once_then_read_and_a_broken_one_is_rebuilt(tmp_path):
+    from nlp.segment import TextProcessor
+
+    text = "枫林雅苑3栋楼道灯坏了，麻烦物业看看"
+    first = TextProcessor(["枫林雅苑"], cache_dir=str(tmp_path))
+    expected = first.tokens(text)
+    cache = tmp_path / "jieba.cache"
+    assert cache.stat().st_size > 1_000_000, "jieba did not write its prefix cache"
+
+    again = TextProcessor(["枫林雅苑"], cache_dir=str(tmp_path))
+    assert again.tokens(text) == expected
+    assert again._tokenizer.FREQ == first._tokenizer.FREQ and again._tokenizer.total == first._tokenizer.total
+
+    cache.write_bytes(b"not a cache")
+    rebuilt = TextProcessor(["枫林雅苑"], cache_dir=str(tmp_path))
+    assert rebuilt.tokens(text) == expected
+    assert cache.stat().st_size > 1_000_000, "a broken cache was not replaced"
