@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG = Path("config.yaml")
+# libyaml's safe loader when PyYAML has it: parsing config.yaml in pure Python took a tenth of start-up.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Keys that may only come from the environment: a secret in a YAML file ends up in git.
 SECRET_KEYS = {("llm", "api_key")}
@@ -128,8 +126,9 @@ class Settings(BaseSettings):
         env_prefix="LINJU_",
         env_nested_delimiter="__",
         extra="forbid",
-        yaml_file=None,
     )
+    # The parsed config file, below the environment (load_settings sets it on a subclass).
+    file_values: ClassVar[dict[str, Any]] = {}
 
     channel: Literal["console", "wechaty"] = "console"
     data_dir: Path = Path("./data")
@@ -155,10 +154,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if settings_cls.model_config.get("yaml_file"):
-            sources.append(YamlConfigSettingsSource(settings_cls, deep_merge=True))
-        return tuple(sources)
+        return init_settings, env_settings, _FileValues(settings_cls)
 
     @property
     def database_url(self) -> str:
@@ -168,6 +164,17 @@ class Settings(BaseSettings):
 
     def all_estates(self) -> list[str]:
         return [e for c in self.communities for e in c.estates]
+
+
+class _FileValues(PydanticBaseSettingsSource):
+    """The config file's values, parsed once by load_settings (pydantic-settings' YAML source would read and
+    parse the file again, with the slow pure-Python loader)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.settings_cls.file_values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.settings_cls.file_values)
 
 
 def _find_secrets(raw: dict[str, Any]) -> list[str]:
@@ -199,7 +206,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     if not cfg_path.is_file():
         raise ConfigError(f"no configuration file at {cfg_path} (pass --config PATH or set LINJU_CONFIG)")
     try:
-        raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(cfg_path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{cfg_path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -210,11 +217,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
             f"{cfg_path}: {', '.join(secrets)} is a secret and must come from the environment "
             "(e.g. LINJU_LLM__API_KEY), not from the file"
         )
-    file_settings = type(
-        "FileSettings",
-        (Settings,),
-        {"model_config": SettingsConfigDict(**{**Settings.model_config, "yaml_file": cfg_path})},
-    )
+    file_settings = type("FileSettings", (Settings,), {"file_values": raw})
     try:
         return file_settings(**overrides)
     except ValidationError as exc:
