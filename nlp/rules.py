@@ -198,7 +198,7 @@ class WeightedLexicon:
             groups.setdefault(weight, []).append(re.compile(pattern))
         # Bit i stands for the i-th pattern in group order; each group keeps its patterns' bits.
         self.patterns = tuple(p for ps in groups.values() for p in ps)
-        self._gate = _LiteralGate(self.patterns)
+        self._gate: _LiteralGate | None = None  # built on first use: a lexicon in a shared gate never needs it
         self._shift = 0  # where this lexicon's bits start in a gate shared with others (share_gate)
         bit = 1
         out = []
@@ -215,7 +215,12 @@ class WeightedLexicon:
         """`live`: the candidates of `text` from the gate of share_gate, to save this lexicon's scan."""
         total = 0.0
         cap = self._cap
-        live = self._gate.candidates(text) if live is None else live >> self._shift
+        if live is None:
+            if self._gate is None:
+                self._gate = _LiteralGate(self.patterns)
+            live = self._gate.candidates(text)
+        else:
+            live >>= self._shift
         for pats, group_bits, weight in self._groups:
             if not live & group_bits:
                 continue  # no pattern of this weight can match: it would add 0
