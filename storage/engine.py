@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,6 +16,9 @@ from storage import sqlite_driver
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The newest migration's revision (tests check it is alembic's head). A database already there is not
+# handed to alembic at all: importing alembic was a twentieth of the bot's start-up (issue 9).
+SCHEMA_HEAD = "0002"
 
 
 def is_sqlite(url: str) -> bool:
@@ -56,7 +58,9 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection):
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
@@ -64,6 +68,8 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     command.upgrade(_alembic_config(connection), "head")
 
 
@@ -75,9 +81,21 @@ def _current(connection: Connection) -> str | None:
 
 async def upgrade(engine: AsyncEngine) -> None:
     """Apply all migrations (idempotent)."""
+    if await _recorded_revisions(engine) == [SCHEMA_HEAD]:
+        log.info("database schema is at the latest migration")
+        return
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
     log.info("database schema is at the latest migration")
+
+
+async def _recorded_revisions(engine: AsyncEngine) -> list[str] | None:
+    """The revisions in alembic's version table, or None when there is no such table yet."""
+    async with engine.connect() as conn:
+        try:
+            return list((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+        except (OperationalError, ProgrammingError):  # no such table (a new database): alembic creates it
+            return None
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -15,10 +15,29 @@ async def test_migrations_are_idempotent_and_reach_head(db_url):
     try:
         await db.upgrade(engine)
         await db.upgrade(engine)
-        assert await db.current_revision(engine) == "0002"
+        assert await db.current_revision(engine) == db.SCHEMA_HEAD == "0002"
         async with engine.connect() as conn:
             drift = await conn.run_sync(_schema_drift)
         assert drift == [], "the models and the migrations disagree; add a migration"
+    finally:
+        await engine.dispose()
+
+
+async def test_schema_head_is_alembics_head_and_an_older_database_is_upgraded(db_url):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    engine = db.create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            cfg = await conn.run_sync(db._alembic_config)
+            assert ScriptDirectory.from_config(cfg).get_current_head() == db.SCHEMA_HEAD
+            await conn.run_sync(lambda c: command.upgrade(db._alembic_config(c), "0001"))
+        assert await db.current_revision(engine) == "0001"
+        await db.upgrade(engine)  # not at the head: alembic runs the rest
+        assert await db.current_revision(engine) == db.SCHEMA_HEAD
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_schema_drift) == []
     finally:
         await engine.dispose()
 
