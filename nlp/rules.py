@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-import re._constants as _C  # regex parse tree, read by the literal gate below
-import re._parser as _P
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from nlp.entities import extract_location, extract_ticket_numbers
+from nlp.literals import LiteralGate, trie_regex
 from nlp.segment import TextProcessor, load_lexicon
 from nlp.summary import summarize
 from nlp.types import Category, Classification, Intent, Taxonomy
@@ -61,128 +60,6 @@ def taxonomy_from_dicts(items: Iterable[dict[str, Any]]) -> Taxonomy:
     return Taxonomy(categories=tuple(cats))
 
 
-# Literal prefilter: which patterns can possibly match a text.
-_MAX_SET = 256  # cap on enumerated literal sets, so odd patterns cannot blow up the analysis
-
-
-def _exact(items: Any) -> set[str] | None:
-    """The finite set of strings a parsed (sub)pattern matches, or None when not small and literal."""
-    out = {""}
-    for op, av in items:
-        if op == _C.LITERAL:
-            alts = {chr(av)}
-        elif op == _C.IN and all(o == _C.LITERAL for o, _ in av):
-            alts = {chr(a) for _, a in av}
-        elif op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
-            continue  # zero-width: consumes nothing
-        elif op == _C.SUBPATTERN and not av[1] and not av[2]:
-            alts = _exact(av[3])
-        elif op == _C.BRANCH:
-            alts = set()
-            for branch in av[1]:
-                sub = _exact(branch)
-                if sub is None:
-                    return None
-                alts |= sub
-        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[0] == av[1]:
-            sub = _exact(av[2])
-            if sub is None or len(sub) ** av[0] > _MAX_SET:
-                return None
-            alts = {""}
-            for _ in range(av[0]):
-                alts = {a + b for a in alts for b in sub}
-        else:
-            return None
-        if alts is None or len(out) * len(alts) > _MAX_SET:
-            return None
-        out = {a + b for a in out for b in alts}
-    return out
-
-
-def _required(items: Any) -> set[str] | None:
-    """Literals of which every match contains at least one, or None when there is no such set."""
-    whole = _exact(items)
-    if whole is not None:
-        return whole
-    best: set[str] | None = None
-
-    def consider(cand: set[str] | None) -> None:
-        nonlocal best
-        if not cand or "" in cand:
-            return
-        key = (min(map(len, cand)), -len(cand))
-        if best is None or key > (min(map(len, best)), -len(best)):
-            best = cand
-
-    run: list[Any] = []  # consecutive items with an exact set: their concatenation is required
-    for item in [*items, None]:
-        if item is not None and _exact([item]) is not None:
-            run.append(item)
-            continue
-        if run:
-            consider(_exact(run))
-            # A long run can exceed the enumeration cap; each of its items alone is still required.
-            for r in run:
-                consider(_exact([r]))
-            run = []
-        if item is None:
-            break
-        op, av = item
-        if op == _C.SUBPATTERN and not av[1] and not av[2]:
-            consider(_required(av[3]))
-        elif op == _C.BRANCH:
-            union: set[str] | None = set()
-            for branch in av[1]:
-                sub = _required(branch)
-                if not sub or "" in sub:
-                    union = None
-                    break
-                union |= sub
-            consider(union)
-        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[0] >= 1:
-            consider(_required(av[2]))
-    return best
-
-
-class _LiteralGate:
-    """Tells, in one regex scan, which of many patterns can match a text at all.
-
-    Each pattern gets a set of literals one of which every match contains ("(进展|进度)" needs 进展 or
-    进度). One trie regex inside a lookahead finds, at every position, the longest literal starting
-    there; the shorter literals starting there are its prefixes, so a precomputed bit mask per longest
-    literal names every pattern whose literal occurs. Patterns without such a set are always run.
-    """
-
-    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
-        self.always = 0
-        needs: dict[str, int] = {}
-        for i, pat in enumerate(patterns):
-            parsed = _P.parse(pat.pattern, pat.flags)
-            lits = None if parsed.state.flags & re.IGNORECASE else _required(list(parsed))
-            if not lits:
-                self.always |= 1 << i
-                continue
-            for lit in lits:
-                needs[lit] = needs.get(lit, 0) | 1 << i
-        self._masks: dict[str, int] = {}
-        for word in needs:
-            self._masks[word] = 0
-            for k in range(1, len(word) + 1):
-                self._masks[word] |= needs.get(word[:k], 0)
-        # The leading class of first characters rejects most positions before the trie is tried.
-        firsts = "".join(sorted({w[0] for w in needs}))
-        self._scan = re.compile(f"(?=[{re.escape(firsts)}])(?=({_trie_regex(needs)}))") if needs else None
-
-    def candidates(self, text: str) -> int:
-        """Bit i set when pattern i may match `text`; a clear bit means it certainly does not."""
-        mask = self.always
-        if self._scan is not None:
-            masks = self._masks
-            for word in self._scan.findall(text):
-                mask |= masks[word]
-        return mask
-
-
 class WeightedLexicon:
     """Weighted regular expressions from a data file; each weight counts at most `cap` matches.
 
@@ -198,7 +75,7 @@ class WeightedLexicon:
             groups.setdefault(weight, []).append(re.compile(pattern))
         # Bit i stands for the i-th pattern in group order; each group keeps its patterns' bits.
         self.patterns = tuple(p for ps in groups.values() for p in ps)
-        self._gate: _LiteralGate | None = None  # built on first use: a lexicon in a shared gate never needs it
+        self._gate: LiteralGate | None = None  # built on first use: a lexicon in a shared gate never needs it
         self._shift = 0  # where this lexicon's bits start in a gate shared with others (share_gate)
         bit = 1
         out = []
@@ -217,7 +94,7 @@ class WeightedLexicon:
         cap = self._cap
         if live is None:
             if self._gate is None:
-                self._gate = _LiteralGate(self.patterns)
+                self._gate = LiteralGate(self.patterns)
             live = self._gate.candidates(text)
         else:
             live >>= self._shift
@@ -241,34 +118,13 @@ class WeightedLexicon:
         return total
 
 
-def share_gate(lexicons: Sequence[WeightedLexicon]) -> _LiteralGate:
+def share_gate(lexicons: Sequence[WeightedLexicon]) -> LiteralGate:
     """One gate for several lexicons: a text is then scanned once for all of them."""
     patterns: list[re.Pattern[str]] = []
     for lex in lexicons:
         lex._shift = len(patterns)
         patterns.extend(lex.patterns)
-    return _LiteralGate(patterns)
-
-
-def _trie_regex(words: Iterable[str]) -> str:
-    """One regex for many literal words, shaped as a trie: same result as the longest-first alternation
-    (leftmost match, longest word there) but several times faster, since each position is tried once
-    per distinct next character instead of once per word."""
-    trie: dict[str, Any] = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = True
-
-    def build(node: dict[str, Any]) -> str:
-        parts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
-        if not parts:
-            return ""
-        body = parts[0] if len(parts) == 1 and len(parts[0]) == 1 else "(?:" + "|".join(parts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return "|".join(re.escape(ch) + build(sub) for ch, sub in sorted(trie.items()) if ch)
+    return LiteralGate(patterns)
 
 
 class _CategoryMatcher:
@@ -294,8 +150,8 @@ class _CategoryMatcher:
                     ]
         self._literal = literal
         self._regexes = tuple(regexes)
-        self._regex_gate = _LiteralGate([pat for pat, _, _ in regexes])
-        self._pattern = re.compile(_trie_regex(literal)) if literal else None
+        self._regex_gate = LiteralGate([pat for pat, _, _ in regexes])
+        self._pattern = re.compile(trie_regex(literal)) if literal else None
 
     def scores(self, text: str) -> list[float]:
         out = [0.0] * len(self.codes)
