@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import re._constants as _C  # regex parse trees, read to find the literals a pattern needs
 import re._parser as _P
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+import ahocorasick
 
 _MAX_SET = 256  # cap on enumerated literal sets, so odd patterns cannot blow up the analysis
 
@@ -94,9 +96,8 @@ class LiteralGate:
     """Tells, in one regex scan, which of many patterns can match a text at all.
 
     Each pattern gets a set of literals one of which every match contains ("(进展|进度)" needs 进展 or
-    进度). One trie regex inside a lookahead finds, at every position, the longest literal starting
-    there; the shorter literals starting there are its prefixes, so a precomputed bit mask per longest
-    literal names every pattern whose literal occurs. Patterns without such a set are always run.
+    进度); one pass of a word automaton finds every occurrence of every literal, each naming the patterns
+    that need it. Patterns without such a set are always run.
     """
 
     def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
@@ -110,41 +111,56 @@ class LiteralGate:
                 continue
             for lit in lits:
                 needs[lit] = needs.get(lit, 0) | 1 << i
-        self._masks: dict[str, int] = {}
-        for word in needs:
-            self._masks[word] = 0
-            for k in range(1, len(word) + 1):
-                self._masks[word] |= needs.get(word[:k], 0)
-        # The leading class of first characters rejects most positions before the trie is tried.
-        firsts = "".join(sorted({w[0] for w in needs}))
-        self._scan = re.compile(f"(?=[{re.escape(firsts)}])(?=({trie_regex(needs)}))") if needs else None
+        self._words = WordFinder(needs)
 
     def candidates(self, text: str) -> int:
         """Bit i set when pattern i may match `text`; a clear bit means it certainly does not."""
         mask = self.always
-        if self._scan is not None:
-            masks = self._masks
-            for word in self._scan.findall(text):
-                mask |= masks[word]
+        for _, needed_by in self._words.occurrences(text):
+            mask |= needed_by
         return mask
 
 
-def trie_regex(words: Iterable[str]) -> str:
-    """One regex for many literal words, shaped as a trie: same result as the longest-first alternation
-    (leftmost match, longest word there) but several times faster, since each position is tried once
-    per distinct next character instead of once per word."""
-    trie: dict[str, Any] = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = True
+class WordFinder:
+    """Many literal words found in one pass over a text (an Aho-Corasick automaton, in C).
 
-    def build(node: dict[str, Any]) -> str:
-        parts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
-        if not parts:
-            return ""
-        body = parts[0] if len(parts) == 1 and len(parts[0]) == 1 else "(?:" + "|".join(parts) + ")"
-        return f"(?:{body})?" if "" in node else body
+    It replaced a trie-shaped regular expression that `re` had to try at every position: three to six times
+    faster on the benchmark messages (issue 9), with the same results.
+    """
 
-    return "|".join(re.escape(ch) + build(sub) for ch, sub in sorted(trie.items()) if ch)
+    def __init__(self, words: Mapping[str, Any]) -> None:
+        """`words`: each word and the value its occurrences report (empty words are ignored)."""
+        self._automaton: Any = None
+        entries = [(w, v) for w, v in words.items() if w]
+        if entries:
+            automaton = ahocorasick.Automaton()
+            for w, v in entries:
+                automaton.add_word(w, (len(w), v))
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    def occurrences(self, text: str) -> Iterator[tuple[int, Any]]:
+        """(start, value) of every occurrence of every word, overlapping ones included, by end position."""
+        if self._automaton is None or not text:
+            return
+        for end, (size, value) in self._automaton.iter(text):
+            yield end - size + 1, value
+
+    def longest(self, text: str) -> list[tuple[int, int]]:
+        """(start, length) of the leftmost-longest words, not overlapping: from the left, the longest word
+        starting at the first position where any starts, then on after it (what a regex alternation of
+        the words, longest first, finds with finditer)."""
+        if self._automaton is None or not text:
+            return []
+        at: dict[int, int] = {}
+        for end, (size, _) in self._automaton.iter(text):
+            start = end - size + 1
+            if size > at.get(start, 0):
+                at[start] = size
+        out = []
+        pos = 0
+        for start in sorted(at):
+            if start >= pos:
+                out.append((start, at[start]))
+                pos = start + at[start]
+        return out

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from nlp.entities import extract_location, extract_ticket_numbers
-from nlp.literals import LiteralGate, trie_regex
+from nlp.literals import LiteralGate, WordFinder
 from nlp.segment import TextProcessor, load_lexicon
 from nlp.summary import summarize
 from nlp.types import Category, Classification, Intent, Taxonomy
@@ -151,27 +151,26 @@ class _CategoryMatcher:
         self._literal = literal
         self._regexes = tuple(regexes)
         self._regex_gate = LiteralGate([pat for pat, _, _ in regexes])
-        self._pattern = re.compile(trie_regex(literal)) if literal else None
+        self._words = WordFinder(literal)
 
     def scores(self, text: str) -> list[float]:
         out = [0.0] * len(self.codes)
-        if self._pattern is None and not self._regexes:
+        if not self._literal and not self._regexes:
             return out
         lowered = text.lower()
         size = max(len(lowered), 1)
         seen: set[str] = set()
         touched: set[int] = set()  # categories given any weight; only they can get the priority step
-        if self._pattern is not None:
-            for m in self._pattern.finditer(lowered):
-                word = m.group(0)
-                if word in seen:  # "狗屎狗屎狗屎" is one complaint about dog mess, not three
-                    continue
-                seen.add(word)
-                # The first problem mentioned decides (TAXONOMY.md): earlier words weigh a little more.
-                boost = 1.0 + 0.3 * (1.0 - m.start() / size)
-                for i, w in self._literal[word]:
-                    out[i] += w * boost
-                    touched.add(i)
+        for start, length in self._words.longest(lowered):
+            word = lowered[start : start + length]
+            if word in seen:  # "狗屎狗屎狗屎" is one complaint about dog mess, not three
+                continue
+            seen.add(word)
+            # The first problem mentioned decides (TAXONOMY.md): earlier words weigh a little more.
+            boost = 1.0 + 0.3 * (1.0 - start / size)
+            for i, w in self._literal[word]:
+                out[i] += w * boost
+                touched.add(i)
         live = self._regex_gate.candidates(lowered)
         bit = 1
         for pat, i, w in self._regexes:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bench.messages import CHAT, LONG, QUERIES, REPORTS
 from bot.config import load_settings
-from nlp.literals import LiteralGate, trie_regex
+from nlp.literals import LiteralGate, WordFinder
 from nlp.rules import parse_weighted
 from nlp.segment import load_lexicon
 from tests.support import DEFAULT_CONFIG
@@ -60,7 +60,23 @@ def test_the_gate_skips_patterns_whose_literals_are_absent():
         assert _missed(gate, pats, text) == []
 
 
-def test_trie_regex_finds_the_longest_word_at_each_position():
-    words = ["楼道", "楼道灯", "灯", "电梯", "电"]
-    pat = re.compile(f"(?=({trie_regex(words)}))")
-    assert pat.findall("楼道灯坏了电梯停了") == ["楼道灯", "灯", "电梯"]
+def test_word_finder_finds_what_a_longest_first_alternation_finds():
+    finder = WordFinder({w: w for w in ["楼道", "楼道灯", "灯", "电梯", "电"]})
+    assert finder.longest("楼道灯坏了电梯停了，电也停了") == [(0, 3), (5, 2), (10, 1)]
+    assert sorted(finder.occurrences("楼道灯")) == [(0, "楼道"), (0, "楼道灯"), (2, "灯")]
+    assert WordFinder({}).longest("楼道灯") == [] and list(WordFinder({"": 1}).occurrences("x")) == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sets(st.text(alphabet="abc", min_size=1, max_size=4), min_size=1, max_size=6),
+    st.lists(st.text(alphabet="abcx", max_size=12), min_size=1, max_size=5),
+)
+def test_word_finder_agrees_with_the_regex_it_replaced(words, texts):
+    # Small alphabets make overlaps, shared prefixes and words at the very end common.
+    reference = re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))))
+    finder = WordFinder({w: w for w in words})
+    for text in texts:
+        assert finder.longest(text) == [(m.start(), len(m.group(0))) for m in reference.finditer(text)], text
+        every = {(i, w) for w in words for i in range(len(text)) if text.startswith(w, i)}
+        assert sorted(finder.occurrences(text)) == sorted(every), text
