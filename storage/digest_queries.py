@@ -163,42 +163,47 @@ class Totals:
 
 
 async def totals(session: AsyncSession, p: Period, *, community: str | None = None) -> Totals:
-    """Headline numbers for one period and scope, in three queries."""
+    """Headline numbers for one period and scope.
+
+    Three queries, each reading only its own rows through an index: received in the period (created_at),
+    resolved in it and still open at its end (ix_ticket_settled). One query over every ticket created before
+    the period's end had taken a second per period on a million tickets (issue 9).
+    """
     start, end = _utc(p.start), _utc(p.end)
-    resolved_in = and_(T.resolved_at >= start, T.resolved_at < end, _counted())
-    open_end = _open_at(end)
-    row = (
+    scope = _scope(community)
+    received, received_settled = (
+        await session.exec(
+            select(func.count(), func.count().filter(_settled_by(end)))
+            .select_from(Ticket.__table__)
+            .where(_received(p), scope)
+        )
+    ).one()
+    resolved, satisfied, unsatisfied = (
         await session.exec(
             select(
-                func.count().filter(_received(p)),
-                func.count().filter(and_(_received(p), _settled_by(end))),
-                func.count().filter(resolved_in),
-                func.count().filter(and_(resolved_in, T.satisfaction == "satisfied")),
-                func.count().filter(and_(resolved_in, T.satisfaction == "unsatisfied")),
-                func.count().filter(open_end),
-                func.count().filter(and_(open_end, T.due_at.is_not(None), T.due_at < end)),
+                func.count(),
+                func.count().filter(T.satisfaction == "satisfied"),
+                func.count().filter(T.satisfaction == "unsatisfied"),
             )
             .select_from(Ticket.__table__)
-            .where(_scope(community), T.created_at < end)
-            # Rows that can matter: received in the period, still open, or settled in or after it.
-            .where(
-                or_(
-                    T.created_at >= start,
-                    T.resolved_at.is_(None),
-                    T.resolved_at >= start,
-                    T.closed_at >= start,
-                )
-            )
+            .where(T.resolved_at >= start, T.resolved_at < end, _counted(), scope)
+        )
+    ).one()
+    still_open, overdue = (
+        await session.exec(
+            select(func.count(), func.count().filter(and_(T.due_at.is_not(None), T.due_at < end)))
+            .select_from(Ticket.__table__)
+            .where(_open_at(end), scope)
         )
     ).one()
     out = Totals(
-        received=row[0],
-        received_settled=row[1],
-        resolved=row[2],
-        satisfied=row[3],
-        unsatisfied=row[4],
-        open=row[5],
-        overdue=row[6],
+        received=received,
+        received_settled=received_settled,
+        resolved=resolved,
+        satisfied=satisfied,
+        unsatisfied=unsatisfied,
+        open=still_open,
+        overdue=overdue,
     )
     out.median_days = await _median_days_to_resolve(session, p, community=community, n=out.resolved)
     return out

@@ -153,13 +153,17 @@ class Ticket(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=_ts())
 
     # The duplicate check reads recent tickets of a category in a building (or estate); "我的工单" a person's
-    # newest tickets as reporter and as relaying leader. Each reads only the rows it returns.
+    # newest tickets as reporter and as relaying leader. Each reads only the rows it returns. The digest's
+    # headline numbers read ix_ticket_settled alone (migration 0003).
     __table_args__ = (
         Index("ix_ticket_duplicate", "category", "building", "created_at"),
         Index("ix_ticket_category_estate", "category", "estate", "created_at"),
         Index("ix_ticket_category_created", "category", "created_at"),
         Index("ix_ticket_reporter", "reporter_id", "created_at"),
         Index("ix_ticket_relay", "relay_id", "created_at"),
+        Index(
+            "ix_ticket_settled", "resolved_at", "closed_at", "created_at", "status", "due_at", "satisfaction", "community"
+        ),
     )
 
 
