@@ -12,7 +12,7 @@ _FILLER = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=512)
 def _bigrams(text: str) -> frozenset[str]:
     # Cached: a report is compared with the same few open tickets of its building again and again (a fifth
     # of the report path went to rebuilding their bigrams; `make bench` profile, issue 9).
