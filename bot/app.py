@@ -21,11 +21,12 @@ from bot.understanding import Understanding, build_understanding
 from handlers.context import RoomInfo
 from handlers.feedback import FeedbackHandler
 from handlers.help import HelpHandler
+from handlers.identity import Organisation
 from handlers.notify import Notifier
 from handlers.query import QueryHandler
 from handlers.report import Intake, ReportHandler
 from handlers.router import Router
-from handlers.service import Dispatcher, Organisation
+from handlers.service import Dispatcher
 from handlers.staff import StaffHandler
 from handlers.ticket_ops import TicketOps
 from handlers.types import IncomingMessage, Reply

@@ -209,7 +209,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         return 2
 
     async def body(session, *, settings, taxonomy, understanding) -> int:
-        from handlers.service import outbox_row
+        from handlers.envelope import outbox_row
         from handlers.ticket_ops import OpError
         from storage import messages
 

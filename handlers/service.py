@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.context import Actor, Context, Outcome, RoomInfo
+from handlers.context import Context, Outcome
+from handlers.envelope import aware, inbox_fields, message_from_inbox, outbox_row, reply_from_outbox, sanitize
+from handlers.identity import Identities, Organisation
 from handlers.router import Router
-from handlers.types import IncomingMessage, Mention, Reply
+from handlers.types import IncomingMessage, Reply
 from nlp.types import Classification
-from storage import messages, repo
-from storage.models import Inbox, InboxStatus, Outbox
+from storage import messages
+from storage.models import InboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -30,38 +29,6 @@ Classify = Callable[[str], Awaitable[Classification]]
 Normalize = Callable[[str], str]
 
 MAX_TEXT = 20_000  # longer messages are kept whole in the inbox but only this much is understood
-
-
-@dataclass(frozen=True, slots=True)
-class Organisation:
-    """Which rooms and people are known from configuration."""
-
-    rooms: Mapping[str, RoomInfo]  # by room topic (name)
-    default_community: str
-    ignore_unknown_rooms: bool = False
-    staff_names: frozenset[str] = frozenset()
-    staff_ids: frozenset[str] = frozenset()
-
-
-def reply_payload(reply: Reply) -> dict:
-    return {
-        "text": reply.text,
-        "mentions": [[m.contact_id, m.name] for m in reply.mentions],
-        "file": str(reply.file) if reply.file else None,
-        "urgent": reply.urgent,
-    }
-
-
-def reply_from_outbox(row: Outbox) -> Reply:
-    p = json.loads(row.payload)
-    return Reply(
-        text=p["text"],
-        room_id=row.room_id,
-        contact_id=row.contact_id,
-        mentions=tuple(Mention(cid, name) for cid, name in p.get("mentions", [])),
-        file=Path(p["file"]) if p.get("file") else None,
-        urgent=bool(p.get("urgent")),
-    )
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -116,12 +83,11 @@ class Dispatcher:
         self.router = router
         self.classify = classify
         self.normalize = normalize
-        self.org = organisation
+        self.identities = Identities(organisation, member_cache_seconds=member_cache_seconds)
         self.send = send
         self.clock = clock
         self.retries = retries
         self.batch_size = batch_size
-        self.member_cache_seconds = member_cache_seconds
         self._mention = re.compile(r"@" + re.escape(bot_name) + r"[\u2005\u0020\s]?") if bot_name else None
         self._send_lock = asyncio.Lock()
         self._record_q: asyncio.Queue[_Job] = asyncio.Queue()
@@ -129,8 +95,6 @@ class Dispatcher:
         self._tasks: list[asyncio.Task] = []
         self._in_flight: set[str] = set()
         self._backlog = True  # unsent replies may exist (at start: from the last run)
-        self._rooms_seen: dict[str, tuple[str, RoomInfo]] = {}
-        self._roles: dict[tuple[str, str], tuple[str, float]] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -183,7 +147,7 @@ class Dispatcher:
         for row in rows:
             if row.message_id in self._in_flight:
                 continue
-            job = _Job(self._message_from_inbox(row), loop.create_future(), loop.create_future(), row.id)
+            job = _Job(message_from_inbox(row), loop.create_future(), loop.create_future(), row.id)
             job.recorded.set_result(None)
             self._in_flight.add(row.message_id)
             self._handle_q.put_nowait(job)
@@ -234,7 +198,7 @@ class Dispatcher:
                     self._record_q.task_done()
 
     async def _record_batch(self, batch: list[_Job]) -> None:
-        rows = [_inbox_fields(job.msg) for job in batch]
+        rows = [inbox_fields(job.msg) for job in batch]
         stored = await self._with_retry(lambda s: messages.record_many(s, rows))
         for job in batch:
             mid = job.msg.message_id[:200]
@@ -275,7 +239,7 @@ class Dispatcher:
         try:
             return await self._with_retry(lambda s: self._handle_in(s, batch))
         except Exception as exc:
-            self._rooms_seen.clear()  # what the failed transaction upserted was rolled back
+            self.identities.forget_rooms()  # what the failed transaction upserted was rolled back
             if len(batch) > 1:
                 # Isolate the message that failed: handle each alone.
                 results = []
@@ -328,7 +292,7 @@ class Dispatcher:
             sent: list[int] = []
             try:
                 for q in queued:
-                    if q.reply.not_before is not None and _aware(q.reply.not_before) > now:
+                    if q.reply.not_before is not None and aware(q.reply.not_before) > now:
                         self._backlog = True  # held for quiet hours: the periodic flush sends it
                         continue
                     try:
@@ -390,7 +354,7 @@ class Dispatcher:
         raise AssertionError("unreachable")
 
     async def _route(self, session: AsyncSession, msg: IncomingMessage) -> tuple[Outcome, str]:
-        room = await self._room_info(session, msg)
+        room = await self.identities.room(session, msg)
         if room is None or msg.kind != "text":
             return Outcome(intent=None), InboxStatus.IGNORED
         mentioned = msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or ""))
@@ -398,7 +362,7 @@ class Dispatcher:
         text = self.normalize(text[:MAX_TEXT]) if text else ""
         if not text.strip() and not mentioned:
             return Outcome(intent="chat"), InboxStatus.DONE
-        actor = await self._actor(session, msg, room)
+        actor = await self.identities.actor(session, msg, room)
         ctx = Context(
             msg=msg,
             text=text,
@@ -415,122 +379,3 @@ class Dispatcher:
         if self._mention is not None:
             text = self._mention.sub("", text)
         return text.strip()
-
-    async def _room_info(self, session: AsyncSession, msg: IncomingMessage) -> RoomInfo | None:
-        if msg.room_id is None:
-            return RoomInfo(community=self.org.default_community, kind="private")
-        topic = msg.room_topic or ""
-        info = self.org.rooms.get(topic)
-        if info is None:
-            if self.org.ignore_unknown_rooms:
-                return None
-            info = RoomInfo(community=self.org.default_community, kind="leaders")
-        if self._rooms_seen.get(msg.room_id) != (topic, info):
-            await repo.upsert_room(
-                session,
-                platform_id=msg.room_id,
-                topic=topic,
-                community=info.community,
-                kind=info.kind,
-                area=info.area,
-                grp=info.grp,
-            )
-            self._rooms_seen[msg.room_id] = (topic, info)
-        return info
-
-    async def _actor(self, session: AsyncSession, msg: IncomingMessage, room: RoomInfo) -> Actor:
-        """Who sent this, and with what role.
-
-        A WeChat display name is not an identity: anyone can rename themselves "刘主任". So a role known only by
-        name counts as staff only where names are trustworthy: in a committee room (its members are the
-        committee's choice) or on a channel without platform ids (the console, where id = name). Staff who
-        give commands elsewhere, privately say, are named by WeChat id in config or the roster.
-        """
-        names_trusted = room.is_committee or msg.sender_id == msg.sender_name
-        if msg.sender_id in self.org.staff_ids or (names_trusted and msg.sender_name in self.org.staff_names):
-            return Actor(id=msg.sender_id, name=msg.sender_name, role="staff")
-        key = (msg.sender_id, msg.sender_name)
-        cached = self._roles.get(key)
-        now = time.monotonic()
-        if cached is None or cached[1] < now:
-            # The roster changes rarely (an import from the shell): a short cache saves a query per message.
-            member = await repo.find_member(session, wechat_id=msg.sender_id, name=msg.sender_name)
-            role = "unknown"
-            if member is not None:
-                by_id = bool(member.wechat_id) and member.wechat_id == msg.sender_id
-                role = member.role
-                if role == "staff" and not by_id:
-                    role = "staff?"  # staff by name only: decided per room below
-            cached = (role, now + self.member_cache_seconds)
-            if len(self._roles) > 50_000:
-                self._roles.clear()
-            self._roles[key] = cached
-        role = cached[0]
-        if role == "staff?":
-            role = "staff" if names_trusted else "unknown"
-        return Actor(id=msg.sender_id, name=msg.sender_name, role=role)
-
-    @staticmethod
-    def _message_from_inbox(row: Inbox) -> IncomingMessage:
-        ts = row.received_at if row.received_at.tzinfo else row.received_at.replace(tzinfo=UTC)
-        return IncomingMessage(
-            message_id=row.message_id,
-            sender_id=row.sender_id,
-            sender_name=row.sender_name,
-            text=row.text,
-            room_id=row.room_id,
-            room_topic=row.room_topic,
-            mentioned_bot=row.mentioned,
-            kind=row.kind,  # type: ignore[arg-type]
-            timestamp=ts,
-        )
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def outbox_row(inbox_id: int | None, reply: Reply) -> dict:
-    """A reply as storage.messages.queue_outbox takes it."""
-    return {
-        "inbox_id": inbox_id,
-        "room_id": reply.room_id,
-        "contact_id": reply.contact_id,
-        "payload": reply_payload(reply),
-        "not_before": reply.not_before,
-    }
-
-
-def _inbox_fields(msg: IncomingMessage) -> dict:
-    return dict(
-        message_id=msg.message_id[:200],
-        room_id=msg.room_id[:200] if msg.room_id else msg.room_id,
-        room_topic=(msg.room_topic or None) and msg.room_topic[:200],
-        sender_id=msg.sender_id[:200],
-        sender_name=msg.sender_name[:200],
-        kind=msg.kind,
-        mentioned=msg.mentioned_bot,
-        text=msg.text,
-        received_at=msg.timestamp,
-    )
-
-
-def _safe_text(text: str | None) -> str:
-    """Text a database will store: lone surrogates and NULs replaced, nothing dropped silently."""
-    if not text:
-        return ""
-    text = text.replace("\x00", "\ufffd")
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def sanitize(msg: IncomingMessage) -> IncomingMessage:
-    """The message with every string field storable (platform input can carry anything)."""
-    return replace(
-        msg,
-        message_id=_safe_text(msg.message_id) or "empty-id",
-        sender_id=_safe_text(msg.sender_id),
-        sender_name=_safe_text(msg.sender_name),
-        text=_safe_text(msg.text),
-        room_id=_safe_text(msg.room_id) if msg.room_id is not None else None,
-        room_topic=_safe_text(msg.room_topic) if msg.room_topic is not None else None,
-    )
