@@ -24,6 +24,7 @@ from handlers.digest import build_digest
 from handlers.digest_render import DigestFiles, write_forms
 from handlers.types import Reply
 from nlp.types import Taxonomy
+from storage import digest_claims as claims
 from storage import digest_queries as q
 
 log = logging.getLogger(__name__)
@@ -100,12 +101,12 @@ class DigestSender:
                 "%s failed after %d tries; not recorded as sent, will be retried", where, self.retries
             )
             async with self.sessions() as s:
-                await q.release_claim(s, digest_id, token=token, error=repr(exc))
+                await claims.release_claim(s, digest_id, token=token, error=repr(exc))
                 await s.commit()
             return Outcome.FAILED
         async with self.sessions() as s:
             digest_hash = hashlib.sha256(files.text.encode()).hexdigest()
-            ok = await q.mark_sent(s, digest_id, token=token, now=self.clock(), content_hash=digest_hash)
+            ok = await claims.mark_sent(s, digest_id, token=token, now=self.clock(), content_hash=digest_hash)
             await s.commit()
         if not ok:  # another process took over a claim it thought stale: both sent; say so
             log.warning("%s: sent, but another process had taken the claim over meanwhile", where)
@@ -124,9 +125,9 @@ class DigestSender:
         now = self.clock()
         key = dict(period=period, target=target.name, community=target.community)
         async with self.sessions() as s:
-            created = await q.insert_claim(s, now=now, **key)
+            created = await claims.insert_claim(s, now=now, **key)
             await s.commit()
-            row = await q.get_claim(s, **key)
+            row = await claims.get_claim(s, **key)
         assert row is not None and row.id is not None
         if created:
             return row.id, row.attempts
@@ -142,7 +143,7 @@ class DigestSender:
             )
             return Outcome.GAVE_UP
         async with self.sessions() as s:
-            won = await q.reclaim(s, row.id, token=row.attempts, now=now, resend=force)
+            won = await claims.reclaim(s, row.id, token=row.attempts, now=now, resend=force)
             await s.commit()
         if not won:
             return Outcome.BUSY

@@ -3,7 +3,7 @@
 Periods are calendar months ("2026-10") or ISO weeks ("2026-W42") in the subdistrict's local time; their
 boundaries are computed in that timezone and compared in UTC, which is how every timestamp is stored.
 Nothing here loads ticket objects: a month over a million tickets is a few aggregate queries.
-Also the digest table's claim/sent record that makes sending exactly-once (nothing here commits).
+The exactly-once record of sent digests is storage/digest_claims.py.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Digest, Inbox, Room, Ticket, TicketStatus
+from storage.models import Inbox, Room, Ticket, TicketStatus
 
 T = Ticket.__table__.c  # type: ignore[attr-defined]
 
@@ -398,80 +397,7 @@ async def period_tickets(
         yield d
 
 
-# ---------------------------------------------------------------- the exactly-once record
-
-RELEASED = datetime(1970, 1, 1, tzinfo=UTC)  # a claim given up after a failed send: free to take at once
-
-
-async def insert_claim(
-    session: AsyncSession, *, period: str, target: str, community: str, now: datetime
-) -> bool:
-    """Create the digest row as a claim; False if it already exists (another run or process has it).
-
-    On PostgreSQL a concurrent insert of the same key waits for the first transaction and then does
-    nothing; on SQLite the single writer lock serialises the two.
-    """
-    table = Digest.__table__  # type: ignore[attr-defined]
-    ins = postgresql.insert(table) if _dialect(session) == "postgresql" else sqlite.insert(table)
-    stmt = ins.values(period=period, target=target, community=community, claimed_at=_utc(now), attempts=1)
-    result = await session.exec(stmt.on_conflict_do_nothing(index_elements=["period", "target", "community"]))
-    return (result.rowcount or 0) == 1
-
-
-async def get_claim(session: AsyncSession, *, period: str, target: str, community: str) -> Digest | None:
-    from sqlmodel import select as sm_select
-
-    stmt = sm_select(Digest).where(
-        Digest.period == period, Digest.target == target, Digest.community == community
-    )
-    row = (await session.exec(stmt)).first()
-    if row is not None:
-        row.claimed_at = _as_utc(row.claimed_at)  # type: ignore[assignment]
-        row.sent_at = _as_utc(row.sent_at)
-    return row
-
-
-async def reclaim(
-    session: AsyncSession, digest_id: int, *, token: int, now: datetime, resend: bool = False
-) -> bool:
-    """Take over a claim whose attempt counter is still `token` (compare-and-set): exactly one caller wins."""
-    d = Digest.__table__.c  # type: ignore[attr-defined]
-    stmt = update(Digest.__table__).where(d.id == digest_id, d.attempts == token)  # type: ignore[attr-defined]
-    if not resend:
-        stmt = stmt.where(d.sent_at.is_(None))
-    result = await session.exec(stmt.values(attempts=token + 1, claimed_at=_utc(now), error=None))
-    return (result.rowcount or 0) == 1
-
-
-async def mark_sent(
-    session: AsyncSession, digest_id: int, *, token: int, now: datetime, content_hash: str
-) -> bool:
-    d = Digest.__table__.c  # type: ignore[attr-defined]
-    stmt = (
-        update(Digest.__table__)  # type: ignore[attr-defined]
-        .where(d.id == digest_id, d.attempts == token)
-        .values(sent_at=_utc(now), content_hash=content_hash, error=None)
-    )
-    return ((await session.exec(stmt)).rowcount or 0) == 1
-
-
-async def release_claim(session: AsyncSession, digest_id: int, *, token: int, error: str) -> None:
-    """Record a failed send and free the claim, so the next run retries it (the row stays unsent)."""
-    d = Digest.__table__.c  # type: ignore[attr-defined]
-    await session.exec(
-        update(Digest.__table__)  # type: ignore[attr-defined]
-        .where(d.id == digest_id, d.attempts == token, d.sent_at.is_(None))
-        .values(claimed_at=RELEASED, error=error[:2000])
-    )
-
-
 __all__ = [
-    "RELEASED",
-    "get_claim",
-    "insert_claim",
-    "mark_sent",
-    "reclaim",
-    "release_claim",
     "OpenTicket",
     "Period",
     "ProblemGroup",

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from handlers.digest_send import DigestSender, Outcome, Target
+from storage import digest_claims as claims
 from storage import digest_queries as q
 from storage import engine as db
 from storage.models import Digest
@@ -122,7 +123,7 @@ async def test_a_claim_left_by_a_crashed_process_is_taken_over_once_stale(engine
     sessions, _ = engines
     await seed(sessions)
     async with sessions() as s:
-        assert await q.insert_claim(
+        assert await claims.insert_claim(
             s, period=PERIOD.label, target=ROOM.name, community=ROOM.community, now=NOW
         )
         await s.commit()
