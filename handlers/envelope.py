@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from handlers.types import IncomingMessage, Mention, Reply
-from storage.models import Inbox, Outbox
+from storage.models import Inbox, Outbox, as_utc
 
 
 def reply_payload(reply: Reply) -> dict:
@@ -45,13 +44,8 @@ def message_from_inbox(row: Inbox) -> IncomingMessage:
         room_topic=row.room_topic,
         mentioned_bot=row.mentioned,
         kind=row.kind,  # type: ignore[arg-type]
-        timestamp=aware(row.received_at),
+        timestamp=as_utc(row.received_at),
     )
-
-
-def aware(dt: datetime) -> datetime:
-    """`dt` with a time zone (SQLite gives timestamps back without one; they are UTC)."""
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def outbox_row(inbox_id: int | None, reply: Reply) -> dict:

@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context, Outcome
-from handlers.envelope import aware, inbox_fields, message_from_inbox, outbox_row, reply_from_outbox, sanitize
+from handlers.envelope import inbox_fields, message_from_inbox, outbox_row, reply_from_outbox, sanitize
 from handlers.identity import Identities, Organisation
 from handlers.router import Router
 from handlers.types import IncomingMessage, Reply
 from nlp.types import Classification
 from storage import messages
-from storage.models import InboxStatus
+from storage.models import InboxStatus, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ class Dispatcher:
             sent: list[int] = []
             try:
                 for q in queued:
-                    if q.reply.not_before is not None and aware(q.reply.not_before) > now:
+                    if q.reply.not_before is not None and as_utc(q.reply.not_before) > now:
                         self._backlog = True  # held for quiet hours: the periodic flush sends it
                         continue
                     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from handlers.notify import Notifier
 from handlers.types import Reply
 from nlp.types import Category, Classification, Taxonomy
 from storage import repo
-from storage.models import Ticket, TicketEvent, TicketStatus
+from storage.models import Ticket, TicketEvent, TicketStatus, as_utc
 
 if TYPE_CHECKING:
     from handlers.report import Filed
@@ -47,10 +47,6 @@ class Change:
     event: TicketEvent
     confirmation: str  # for the staff member
     notices: list[Reply] = field(default_factory=list)  # for the reporter's room
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
 
 
 def resolve_category(taxonomy: Taxonomy, word: str) -> Category:
@@ -171,7 +167,7 @@ class TicketOps:
         old = t.category
         t.category = cat.code
         if t.status in S.OPEN and not t.urgent:
-            t.due_at = self.due_from(t, _aware(t.created_at) or now)  # the new category's deadline
+            t.due_at = self.due_from(t, as_utc(t.created_at) or now)  # the new category's deadline
         t.updated_at = now
         session.add(t)
         event = repo.add_event(
@@ -191,7 +187,7 @@ class TicketOps:
 
     def line(self, t: Ticket, *, now: datetime) -> str:
         place = " ".join(p for p in (t.estate, _place(t)) if p)
-        due = _aware(t.due_at)
+        due = as_utc(t.due_at)
         parts = [f"#{t.number}", self.taxonomy.name_of(t.category)]
         parts.append(t.summary + (f"（{place}）" if place and place not in t.summary else ""))
         parts.append(texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of))
@@ -230,7 +226,7 @@ class TicketOps:
         lines.append(f"反映人：{t.reporter_name or t.reporter_id}" + (f"（经{t.relay_name}）" if t.relay_name and t.relay_id != t.reporter_id else "") + (f"｜地点：{where}" if where else ""))
         lines.append(f"原话：{t.text}")
         for e in await repo.ticket_events(session, t):
-            at = _aware(e.at) or now
+            at = as_utc(e.at) or now
             words = texts.ACTION_WORDS.get(e.action, e.action)
             moved = e.to_status and e.to_status != e.from_status
             status = f"→{texts.STATUS_WORDS.get(e.to_status or '', e.to_status).format(assignee=e.note or '', duplicate_of=t.duplicate_of or '')}" if moved else ""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from handlers import texts
 from handlers.context import Context, Outcome
 from handlers.types import Reply
 from storage import repo
-from storage.models import TicketStatus
+from storage.models import TicketStatus, as_utc
 
 _UNDO = re.compile(r"^\s*(撤销|撤回|取消)\s*(工单)?\s*(#?\s*(\d{1,8}))?\s*$")
 
@@ -33,7 +33,7 @@ class UndoHandler:
             return Outcome(replies=[Reply.to(ctx.msg, texts.no_such_ticket(number))], intent="chat")
         if ticket.reporter_id != ctx.actor.id:
             return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_NOT_YOURS.format(number=number))], intent="chat")
-        created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=UTC)
+        created = as_utc(ticket.created_at)
         if ticket.status != TicketStatus.NEW or ctx.now - created > self.window:
             text = texts.UNDO_TOO_LATE.format(number=number, minutes=self.minutes)
             return Outcome(replies=[Reply.to(ctx.msg, text)], intent="chat")

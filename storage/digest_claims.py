@@ -14,12 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Digest
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
-
+from storage.models import Digest, as_utc
 
 RELEASED = datetime(1970, 1, 1, tzinfo=UTC)  # a claim given up after a failed send: free to take at once
 
@@ -34,7 +29,7 @@ async def insert_claim(
     """
     table = Digest.__table__  # type: ignore[attr-defined]
     ins = postgresql.insert(table) if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite.insert(table)
-    stmt = ins.values(period=period, target=target, community=community, claimed_at=_utc(now), attempts=1)
+    stmt = ins.values(period=period, target=target, community=community, claimed_at=as_utc(now), attempts=1)
     result = await session.exec(stmt.on_conflict_do_nothing(index_elements=["period", "target", "community"]))
     return (result.rowcount or 0) == 1
 
@@ -45,8 +40,8 @@ async def get_claim(session: AsyncSession, *, period: str, target: str, communit
     )
     row = (await session.exec(stmt)).first()
     if row is not None:
-        row.claimed_at = _utc(row.claimed_at)  # type: ignore[assignment]
-        row.sent_at = _utc(row.sent_at) if row.sent_at else None
+        row.claimed_at = as_utc(row.claimed_at)  # type: ignore[assignment]
+        row.sent_at = as_utc(row.sent_at)
     return row
 
 
@@ -58,7 +53,7 @@ async def reclaim(
     stmt = update(Digest.__table__).where(d.id == digest_id, d.attempts == token)  # type: ignore[attr-defined]
     if not resend:
         stmt = stmt.where(d.sent_at.is_(None))
-    result = await session.exec(stmt.values(attempts=token + 1, claimed_at=_utc(now), error=None))
+    result = await session.exec(stmt.values(attempts=token + 1, claimed_at=as_utc(now), error=None))
     return (result.rowcount or 0) == 1
 
 
@@ -69,7 +64,7 @@ async def mark_sent(
     stmt = (
         update(Digest.__table__)  # type: ignore[attr-defined]
         .where(d.id == digest_id, d.attempts == token)
-        .values(sent_at=_utc(now), content_hash=content_hash, error=None)
+        .values(sent_at=as_utc(now), content_hash=content_hash, error=None)
     )
     return ((await session.exec(stmt)).rowcount or 0) == 1
 

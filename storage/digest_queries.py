@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Inbox, Room, Ticket, TicketStatus
+from storage.models import Inbox, Room, Ticket, TicketStatus, as_utc
 
 T = Ticket.__table__.c  # type: ignore[attr-defined]
 
@@ -88,10 +88,6 @@ def period_before(day: date, kind: str, tz: str = "Asia/Shanghai") -> Period:
 # ---------------------------------------------------------------- conditions
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def _counted() -> ColumnElement[bool]:
     # A reporter's own undo means the report never was; everything else counts.
     return T.status != TicketStatus.WITHDRAWN
@@ -102,12 +98,12 @@ def _scope(community: str | None) -> ColumnElement[bool]:
 
 
 def _received(p: Period) -> ColumnElement[bool]:
-    return and_(T.created_at >= _utc(p.start), T.created_at < _utc(p.end), _counted())
+    return and_(T.created_at >= as_utc(p.start), T.created_at < as_utc(p.end), _counted())
 
 
 def _open_at(end: datetime) -> ColumnElement[bool]:
     """Received before `end` and neither resolved nor closed before it: the state as of the period's end."""
-    end = _utc(end)
+    end = as_utc(end)
     return and_(
         T.created_at < end,
         _counted(),
@@ -117,7 +113,7 @@ def _open_at(end: datetime) -> ColumnElement[bool]:
 
 
 def _settled_by(end: datetime) -> ColumnElement[bool]:
-    end = _utc(end)
+    end = as_utc(end)
     return or_(T.resolved_at < end, T.closed_at < end)
 
 
@@ -129,12 +125,6 @@ def _days(session: AsyncSession, later, earlier) -> ColumnElement[Any]:
 
 def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
-
-
-def _as_utc(v: datetime | None) -> datetime | None:
-    if v is None:
-        return None
-    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
 
 
 # ---------------------------------------------------------------- aggregates
@@ -168,7 +158,7 @@ async def totals(session: AsyncSession, p: Period, *, community: str | None = No
     resolved in it and still open at its end (ix_ticket_settled). One query over every ticket created before
     the period's end had taken a second per period on a million tickets (issue 9).
     """
-    start, end = _utc(p.start), _utc(p.end)
+    start, end = as_utc(p.start), as_utc(p.end)
     scope = _scope(community)
     received, received_settled = (
         await session.exec(
@@ -217,7 +207,7 @@ async def _median_days_to_resolve(
     stmt = (
         select(days)
         .select_from(Ticket.__table__)
-        .where(_scope(community), T.resolved_at >= _utc(p.start), T.resolved_at < _utc(p.end), _counted())
+        .where(_scope(community), T.resolved_at >= as_utc(p.start), T.resolved_at < as_utc(p.end), _counted())
         .order_by(days)
         .offset((n - 1) // 2)
         .limit(2 if n % 2 == 0 else 1)
@@ -330,8 +320,8 @@ async def oldest_open(
             community=r[3],
             estate=r[4],
             building=r[5],
-            created_at=_as_utc(r[6]),  # type: ignore[arg-type]
-            due_at=_as_utc(r[7]),
+            created_at=as_utc(r[6]),  # type: ignore[arg-type]
+            due_at=as_utc(r[7]),
             status=r[8],
         )
         for r in rows
@@ -342,7 +332,7 @@ async def first_activity(session: AsyncSession) -> datetime | None:
     """When the bot first recorded anything (a message or a ticket); None on an empty database."""
     a = (await session.exec(select(func.min(Inbox.received_at)))).scalar_one()
     b = (await session.exec(select(func.min(T.created_at)))).scalar_one()
-    found = [_as_utc(v) for v in (a, b) if v is not None]
+    found = [as_utc(v) for v in (a, b) if v is not None]
     return min(found) if found else None  # type: ignore[type-var]
 
 
@@ -393,7 +383,7 @@ async def period_tickets(
     async for row in result:
         d = dict(zip(TICKET_COLUMNS, row, strict=True))
         for k in ("created_at", "resolved_at", "closed_at", "due_at"):
-            d[k] = _as_utc(d[k])
+            d[k] = as_utc(d[k])
         yield d
 
 
