@@ -124,11 +124,13 @@ def _classification_json(rid: Any, c) -> dict[str, Any]:
     return {
         "id": rid,
         "intent": c.intent,
+        "decision": c.decision,
         "category": c.category if c.intent == "report" else None,
         "confidence": round(float(c.confidence), 4),
         "building": c.location.building,
         "urgent": bool(c.urgent),
         "stage": c.stage,
+        "strength": c.strength,
     }
 
 

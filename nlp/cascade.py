@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from nlp.types import Classification
+from nlp.types import INTENT_OF_DECISION, Classification
 
 log = logging.getLogger(__name__)
 
@@ -32,30 +32,64 @@ class LateStage(Protocol):
     async def refine(self, text: str, current: Classification) -> Classification | None: ...
 
 
-def combine(rule: Classification, pred: Any | None, *, thresholds: CascadeThresholds) -> Classification:
-    """Rules when they are confident; otherwise what the model is more sure of: its intent, its category, both.
+def _as(rule: Classification, decision: str, **changes: Any) -> Classification:
+    intent = INTENT_OF_DECISION[decision]
+    if intent != "report":
+        changes.update(category=None, alternatives=(), summary="", urgent=False)
+    return replace(rule, decision=decision, intent=intent, stage="model", **changes)
 
-    The rules' location, urgency and ticket numbers are kept: those are extraction, not classification.
+
+def combine(rule: Classification, pred: Any | None, *, thresholds: CascadeThresholds) -> Classification:
+    """The trained model's say on the rules' decision.
+
+    The model is trained on what staff decided (误报 and 忽略 as chat, confirmed and handled tickets as reports),
+    so it may hold back what the rules would file: a ticket it is sure is chat is held for review, or dropped
+    when it is very sure; a candidate it is very sure of becomes a ticket. Where the rules are unsure of
+    chat, a report the model is sure of is held for review, never filed at once. Its category replaces the
+    rules' when it is more sure. The rules' location, urgency and ticket numbers are kept: those are
+    extraction, not classification.
     """
-    if pred is None or rule.confidence >= thresholds.rules_confident:
+    if pred is None:
         return rule
     t = thresholds.model_confident
+    very = (1.0 + t) / 2.0
     intent_p = float(pred.intent_prob or 0.0)
     cat_p = float(pred.category_prob or 0.0)
-    took_intent = intent_p >= t and intent_p > rule.confidence and pred.intent != rule.intent
-    intent = pred.intent if took_intent else rule.intent
-    if intent != "report":
-        if not took_intent:
-            return rule
-        return replace(rule, intent=intent, category=None, confidence=round(intent_p, 4), stage="model")
-    if took_intent:  # the rules did not think it a report: the model's category is all there is
-        category = pred.category or "other"
-        confidence = intent_p * cat_p**0.5
-    elif pred.category and cat_p >= t and cat_p > rule.confidence and pred.category != rule.category:
-        category, confidence = pred.category, cat_p * max(intent_p, rule.confidence) ** 0.5
+    d = rule.decision
+    unsure = rule.confidence < thresholds.rules_confident
+    if d in ("ticket", "review") and pred.intent == "chat" and intent_p >= t:
+        held = "review" if d == "ticket" and intent_p < very else "none"
+        return _as(rule, held, confidence=round(intent_p, 4))
+    if pred.intent == "report" and intent_p >= t:
+        category = pred.category if pred.category and cat_p >= t else (rule.category or pred.category or "other")
+        if d == "none" and unsure:
+            return _as(rule, "review", category=category, confidence=round(min(intent_p, 0.5), 4))
+        if d == "review" and intent_p >= very:
+            return _as(rule, "ticket", category=category, confidence=round(intent_p * cat_p**0.5, 4))
+    if d == "none" and unsure and pred.intent == "query" and intent_p >= t and intent_p > rule.confidence:
+        return _as(rule, "reply", confidence=round(intent_p, 4))
+    if (
+        rule.intent == "report"
+        and pred.category
+        and cat_p >= t
+        and cat_p > rule.confidence
+        and pred.category != rule.category
+    ):
+        return replace(rule, category=pred.category, confidence=round(cat_p * rule.confidence**0.5, 4), stage="model")
+    return rule
+
+
+def after_late(current: Classification, refined: Classification) -> Classification:
+    """The late (LLM) stage's answer, with the decision precision asks for: it confirms a held candidate as
+    a ticket or drops it; a ticket it calls chat, or a report the earlier stages did not see, is held for
+    staff review rather than acted on."""
+    if refined.intent == "report":
+        decision = "ticket" if current.decision in ("ticket", "review") else "review"
+    elif refined.intent == "chat" and current.decision == "ticket":
+        return replace(current, decision="review", stage=refined.stage, confidence=refined.confidence)
     else:
-        return rule
-    return replace(rule, intent=intent, category=category, confidence=round(confidence, 4), stage="model")
+        decision = "reply" if refined.intent == "query" else "none"
+    return replace(refined, decision=decision)
 
 
 SHORT = 20  # characters: the messages a group repeats ("收到", "好的", "谢谢刘主任", "[强][强]")
@@ -99,9 +133,14 @@ class Cascade:
             self._memo.popitem(last=False)
         return answer
 
+    def _asks_model(self, rule: Classification) -> bool:
+        """The model has a say on every ticket and candidate (it knows what staff rejected), and on the
+        rest when the rules are unsure."""
+        return rule.decision in ("ticket", "review") or rule.confidence < self.thresholds.rules_confident
+
     def classify_sync(self, text: str) -> Classification:
         rule = self.rules.classify(text)
-        if self.model is None or rule.confidence >= self.thresholds.rules_confident:
+        if self.model is None or not self._asks_model(rule):
             return rule
         [pred] = self.model.predict([text])
         return combine(rule, pred, thresholds=self.thresholds)
@@ -110,7 +149,7 @@ class Cascade:
         rules = [self.rules.classify(t) for t in texts]
         if self.model is None:
             return rules
-        unsure = [i for i, r in enumerate(rules) if r.confidence < self.thresholds.rules_confident]
+        unsure = [i for i, r in enumerate(rules) if self._asks_model(r)]
         if unsure:
             preds = self.model.predict([texts[i] for i in unsure])
             for i, p in zip(unsure, preds, strict=True):
@@ -126,4 +165,4 @@ class Cascade:
         except Exception:  # the late stage is optional help; a bug there must not lose the message
             log.exception("late classifier stage failed; keeping the earlier answer")
             return current
-        return refined if refined is not None else current
+        return current if refined is None else after_late(current, refined)

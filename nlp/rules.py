@@ -1,4 +1,4 @@
-"""Rules-and-lexicon classifier: the offline first stage of the cascade."""
+"""Rules-and-lexicon classifier: the offline first stage of the cascade (lexicon lean, then nlp.decision)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from nlp.decision import TICKET_CORE, Signals, decide
 from nlp.entities import extract_location, extract_ticket_numbers
+from nlp.evidence import EvidenceFinder
 from nlp.literals import LiteralGate, WordFinder
 from nlp.segment import TextProcessor, load_lexicon
 from nlp.summary import summarize
-from nlp.types import Category, Classification, Intent, Taxonomy
+from nlp.types import INTENT_OF_DECISION, Category, Classification, Intent, Taxonomy
 from nlp.urgency import urgent_reason
 
 # Thresholds on the lexicon scores; tuned on half of the dev set, checked on the other half.
@@ -25,6 +27,9 @@ CHAT_RATIO = 0.8
 TOPIC_WEIGHT = 0.4
 # Per step of a category's priority (TAXONOMY.md precedence), added when the category has any evidence.
 PRIORITY_STEP = 0.15
+# A message held for staff review that the lexicons did not take for a report is one the rules are unsure of:
+# the later stages (the LLM) are asked about it. (The trained model has a say on every candidate.)
+REVIEW_CONFIDENCE = 0.45
 _WEIGHT = re.compile(r"^(.*):(\d+(?:\.\d+)?)$", re.S)
 # WeChat placeholders ([红包], [图片]), emoji and punctuation carry no problem; what is left decides
 # whether a message has any words at all.
@@ -203,6 +208,7 @@ class RuleClassifier:
         self._report = WeightedLexicon(load_lexicon("intent_report.txt"))
         self._done = WeightedLexicon(load_lexicon("intent_done.txt"))
         self._gate = share_gate((self._query, self._chat, self._report, self._done))
+        self._evidence = EvidenceFinder()
         codes = taxonomy.codes()
         self._fallback = "other" if "other" in codes else (codes[-1] if codes else None)
 
@@ -217,6 +223,7 @@ class RuleClassifier:
             "report": self._report.score(t),
             "categories": {c: round(s, 2) for c, s in zip(self._categories.codes, cats, strict=True) if s},
             "tickets": extract_ticket_numbers(t),
+            "evidence": self._evidence.find(t, extract_location(t, self.estates)).as_dict(),
         }
 
     def classify(self, text: str) -> Classification:
@@ -242,33 +249,56 @@ class RuleClassifier:
         r = top + rep
         urgent = urgent_reason(t, normalized=True) is not None
 
-        intent: Intent
         done = self._done.score(t, live)
+        lean: Intent
         if q >= QUERY_MIN and q >= c - 1:
-            intent = "query"
+            lean = "query"
             conf = min(0.97, 0.45 + 0.08 * q)
         elif done and not _CONTRAST.search(t):
-            intent = "chat"
+            lean = "chat"
             conf = 0.85
             c += done
         elif urgent and r >= REPORT_MIN:
-            intent = "report"
+            lean = "report"
             conf = 0.9
         elif c >= CHAT_MIN and c >= CHAT_RATIO * (rep + TOPIC_WEIGHT * top):
-            intent = "chat"
+            lean = "chat"
             conf = min(0.95, _sigmoid(c - CHAT_RATIO * (rep + TOPIC_WEIGHT * top)))
         elif r >= REPORT_MIN + 1:
-            intent = "report"
+            lean = "report"
             conf = _sigmoid(0.8 * (r - c) - 1.5)
             if rep < 1:
                 # Category words without any complaint or request words: often a notice or small talk.
                 conf *= 0.7
         elif r >= REPORT_MIN and len(core) >= 6:
-            intent = "report"
+            lean = "report"
             conf = 0.5
         else:
-            intent = "chat"
+            lean = "chat"
             conf = 0.55 if r > 0 else 0.75
+
+        evidence = self._evidence.find(t, location)
+        decision = decide(
+            Signals(
+                lean=lean,
+                evidence=evidence,
+                query=q,
+                chat=c,
+                done=bool(done) and not _CONTRAST.search(t),
+                topic=top,
+                urgent=urgent,
+                has_ticket_number=bool(tickets),
+            )
+        )
+        intent = INTENT_OF_DECISION[decision]
+        strength = evidence.strength()
+        if decision == "ticket":
+            conf = min(0.97, max(conf, 0.7 + 0.04 * (strength - TICKET_CORE)))
+        elif decision == "review" and lean != "report":
+            # The lexicons did not see a report here: the later stages are worth asking.
+            conf = min(conf, REVIEW_CONFIDENCE)
+        elif intent != lean:  # silence on a message the lexicons took for a report or query
+            conf = 0.6
 
         category = None
         alternatives: tuple[str, ...] = ()
@@ -297,4 +327,7 @@ class RuleClassifier:
             ticket_numbers=tickets,
             summary=summary,
             alternatives=alternatives,
+            decision=decision,
+            strength=round(strength, 2),
+            core=evidence.core,
         )

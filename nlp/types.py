@@ -10,6 +10,13 @@ from typing import Literal
 Intent = Literal["report", "query", "chat"]
 INTENTS: tuple[Intent, ...] = ("report", "query", "chat")
 
+# What the bot does with a message (nlp/decision.py): file a ticket at once, hold it for staff review
+# (待确认), answer a query, or stay silent.
+Decision = Literal["ticket", "review", "reply", "none"]
+DECISIONS: tuple[Decision, ...] = ("ticket", "review", "reply", "none")
+_DECISION_OF_INTENT: dict[str, Decision] = {"report": "ticket", "query": "reply", "chat": "none"}
+INTENT_OF_DECISION: dict[str, Intent] = {"ticket": "report", "review": "report", "reply": "query", "none": "chat"}
+
 
 @dataclass(frozen=True, slots=True)
 class Category:
@@ -86,6 +93,17 @@ class Classification:
     ticket_numbers: tuple[str, ...] = ()
     summary: str = ""
     alternatives: tuple[str, ...] = ()
+    # Empty: taken from the intent (a stage that only tells the intent, as the LLM, files a report at once;
+    # the cascade then holds it for review where the earlier stages did not see enough evidence).
+    decision: Decision | Literal[""] = ""
+    strength: float = 0.0  # nlp.evidence.Evidence.strength: how strongly the text reads as a report
+    core: bool = False  # a problem clearly about something a community handles (Evidence.core)
+
+    def __post_init__(self) -> None:
+        if not self.decision:
+            object.__setattr__(self, "decision", _DECISION_OF_INTENT[self.intent])
+        elif INTENT_OF_DECISION[self.decision] != self.intent:
+            raise ValueError(f"decision {self.decision!r} does not go with intent {self.intent!r}")
 
     @property
     def building(self) -> str | None:
