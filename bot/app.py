@@ -18,6 +18,7 @@ from bot.digest_job import RETRY_CRON as DIGEST_RETRY_CRON
 from bot.digest_job import DigestJob
 from bot.scheduler import Scheduler
 from bot.understanding import Understanding, build_understanding
+from handlers.candidates import Candidates
 from handlers.context import RoomInfo
 from handlers.feedback import FeedbackHandler
 from handlers.help import HelpHandler
@@ -71,23 +72,30 @@ def build_intake(settings: Settings, understanding: Understanding) -> Intake:
     )
 
 
+def build_candidates(settings: Settings, intake: Intake) -> Candidates:
+    return Candidates(
+        intake=intake,
+        notifier=build_notifier(settings),
+        default_community=settings.default_community,
+        max_age_days=settings.classifier.candidate_days,
+        ack=settings.bot.ack,
+    )
+
+
 def build_router(settings: Settings, understanding: Understanding) -> Router:
     """Handlers in the order they are tried (DESIGN.md: staff → undo/replies → queries → reports)."""
     taxonomy = understanding.taxonomy
     ops = build_ticket_ops(settings, understanding)
+    intake = build_intake(settings, understanding)
+    candidates = build_candidates(settings, intake)
     return Router(
         [
-            StaffHandler(ops=ops, intake=build_intake(settings, understanding)),
+            StaffHandler(ops=ops, intake=intake, candidates=candidates),
             HelpHandler(bot_name=settings.bot.name, undo_minutes=settings.bot.undo_minutes),
             FeedbackHandler(ops=ops),
             UndoHandler(window_minutes=settings.bot.undo_minutes),
             QueryHandler(taxonomy=taxonomy),
-            ReportHandler(
-                taxonomy=taxonomy,
-                duplicate_window_days=settings.classifier.duplicate_window_days,
-                duplicate_similarity=settings.classifier.duplicate_similarity,
-                ack=settings.bot.ack,
-            ),
+            ReportHandler(intake=intake, candidates=candidates, ack=settings.bot.ack),
         ]
     )
 
@@ -158,10 +166,17 @@ class App:
         return self.digest_jobs() + [("overdue-reminder", self.settings.schedule.overdue_reminder_cron, self.remind_overdue)]
 
     async def remind_overdue(self) -> int:
-        """Post each community's overdue tickets to its committee rooms; returns how many messages were queued."""
+        """The daily committee reminder: each community's overdue tickets, and how many messages wait for review
+        (candidates past their age are dropped first). Returns how many messages were queued."""
         assert self.dispatcher is not None and self.understanding is not None, "open() the app first"
         ops = build_ticket_ops(self.settings, self.understanding)
-        return len(await self.dispatcher.post(ops.overdue_reminders))
+        candidates = build_candidates(self.settings, build_intake(self.settings, self.understanding))
+
+        async def produce(session: AsyncSession, now: datetime) -> list[Reply]:
+            waiting = await candidates.daily(session, now)
+            return await ops.overdue_reminders(session, now, waiting=waiting)
+
+        return len(await self.dispatcher.post(produce))
 
     async def register_configured_rooms(self) -> int:
         """Record configured rooms the bot has not seen yet, so urgent pushes reach a committee room at once.

@@ -108,6 +108,7 @@ class ClassifierSettings(_Strict):
     llm_below: float = Field(0.5, ge=0, le=1)
     duplicate_window_days: int = Field(14, ge=0)
     duplicate_similarity: float = Field(0.3, ge=0, le=1)
+    candidate_days: int = Field(7, ge=1)  # a message held for review (待确认) is dropped after this many days
 
 
 class ScheduleSettings(_Strict):

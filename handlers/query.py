@@ -14,6 +14,7 @@ from storage import repo
 from storage.repo import TicketRow
 
 _MINE = re.compile(r"^\s*(我的工单|我的单子|我报的|我反映的(事|问题)?)\s*[?？]?\s*$")
+_OWN_REPORT = re.compile(r"(我|我们|俺|我家)[^,.!?，。！？]{0,6}(反映|报修|报|投诉|登记|提)(的|过)")
 _EXPLICIT = re.compile(r"^\s*(查询|查|进度|状态)\s*(工单|单号)?\s*#?\s*\d{1,8}")
 
 # What a query reply may say about a note: never a phone number or a room number.
@@ -78,6 +79,10 @@ class QueryHandler:
 
     async def _by_content(self, ctx: Context) -> Outcome:
         tickets = await repo.tickets_by_reporter(ctx.session, ctx.actor.id, limit=20)
+        if not tickets and not ctx.msg.is_private and not _OWN_REPORT.search(ctx.text):
+            # "你上次说的那个事情怎么样了" from someone who never reported anything is not about a ticket: in a
+            # group, silence rather than a reply nobody asked for. ("我上次反映的…" is answered.)
+            return Outcome(intent="query")
         key = best_match(ctx.text, [(t.number, f"{t.summary} {t.text}") for t in tickets], threshold=0.1)
         if key is None and len(tickets) == 1:
             key = tickets[0].number

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,9 +20,14 @@ from nlp.types import Category, Classification, Taxonomy
 from storage import repo
 from storage.repo import TicketRow
 
+if TYPE_CHECKING:
+    from handlers.candidates import Candidates
+
 log = logging.getLogger(__name__)
 
 RELAYING_ROLES = ("neighbour_leader", "group_leader", "area_leader")
+# "报事/反映/报修/投诉 …" said to the bot (an @-mention or a private chat): a report by the sender's own word.
+_EXPLICIT = re.compile(r"^\s*[/／]?(报事|报修|反映|投诉|举报|求助|报个事|反映个事|反映一下|报告)\s*[:：,，]?\s*(\S.{2,})$", re.S)
 
 
 @dataclass(slots=True)
@@ -178,29 +185,35 @@ def _place(t: TicketRow) -> str:
 class ReportHandler:
     name = "report"
 
-    def __init__(
-        self,
-        *,
-        taxonomy: Taxonomy,
-        duplicate_window_days: int = 14,
-        duplicate_similarity: float = 0.3,
-        ack: bool = True,
-        urgent_due_hours: int = 24,
-    ) -> None:
-        self.intake = Intake(
-            taxonomy=taxonomy,
-            duplicate_window_days=duplicate_window_days,
-            duplicate_similarity=duplicate_similarity,
-            urgent_due_hours=urgent_due_hours,
-        )
+    def __init__(self, *, intake: Intake, candidates: Candidates, ack: bool = True) -> None:
+        self.intake = intake
+        self.candidates = candidates
         self.ack = ack
+
+    def files_at_once(self, ctx: Context, c: Classification) -> bool:
+        """Whether a report is filed now or held for staff review (待确认).
+
+        The classifier's decision, made firmer by who is speaking: a message addressed to the bot (an
+        @-mention, a private chat) is a report by the sender's intent, and a leader relaying a problem clearly
+        about something (Evidence.core) is doing exactly what the groups are for.
+        """
+        if c.decision == "ticket":
+            return True
+        if ctx.mentioned or ctx.msg.is_private:
+            return True
+        return ctx.actor.role in RELAYING_ROLES and c.core
 
     async def __call__(self, ctx: Context) -> Outcome | None:
         if ctx.msg.kind != "text" or not ctx.text.strip():
             return None
         c = await ctx.classification()
+        explicit = (ctx.mentioned or ctx.msg.is_private) and _EXPLICIT.match(ctx.text)
         if c.intent != "report":
-            return None
+            if not explicit:
+                return None
+            c = replace(c, intent="report", decision="ticket", category=self.intake.category(c.category).code)
+        if not explicit and not self.files_at_once(ctx, c):
+            return await self.candidates.hold(ctx, c)
         filed = await self.intake.intake(
             ctx.session,
             c=c,

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from handlers import texts
+from handlers.candidates import Candidates
 from handlers.context import Context, Outcome, RoomInfo
 from handlers.report import Intake
 from handlers.ticket_ops import OpError, TicketOps
@@ -29,9 +30,17 @@ VERBS = {
     "改类": "reclassify",
     "工单": "list",
     "登记": "register",
+    "确认": "confirm",
+    "忽略": "ignore",
+    "误报": "false_positive",
 }
+# Commands on a candidate (待确认 K), whose short number is not a ticket number.
+ON_CANDIDATE = {"confirm", "ignore"}
 # Commands that change a ticket: a non-staff sender who writes one gets a refusal.
-MUTATING = {"assign", "start", "resolve", "close", "reject", "merge", "reclassify", "register"}
+MUTATING = {
+    "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "register", "confirm", "ignore",
+    "false_positive",
+}
 NEEDS_ARG = {"assign", "reject", "reclassify"}
 
 _HEAD = re.compile(r"^\s*[/／]?(" + "|".join(VERBS) + r")(?=$|[\s#＃:：\d])[\s:：]*(.*)$", re.S)
@@ -40,6 +49,7 @@ _MERGE_INTO = re.compile(r"^(?:到|至|进|入|并入|->|→)?\s*[#＃]?\s*(\d{1
 _SOURCE = re.compile(r"^来源\s*[:：]\s*(\S+)\s*(.*)$", re.S)
 _OPEN_WORDS = {"未办结", "未办", "未完成", "在办", "待办", "open", ""}
 _OVERDUE_WORDS = {"超期", "逾期", "超时", "overdue"}
+_CANDIDATE_WORDS = {"待确认", "候选", "待审", "待审核"}
 _HELP_WORDS = {"帮助", "help", "命令", "说明"}
 
 
@@ -47,7 +57,9 @@ _HELP_WORDS = {"帮助", "help", "命令", "说明"}
 class Command:
     """A well-formed staff command."""
 
-    action: str  # assign start resolve close reject merge reclassify list_open list_overdue show help register
+    # assign start resolve close reject merge reclassify false_positive list_open list_overdue list_candidates
+    # show help register confirm ignore
+    action: str
     number: str | None = None
     arg: str | None = None  # assignee, note, reason, category, or the text to register
     target: str | None = None  # merge: the ticket that stays
@@ -63,7 +75,7 @@ class CommandError:
 
     @property
     def usage(self) -> str:
-        key = "list" if self.action.startswith("list") or self.action == "show" else self.action
+        key = "list" if self.action in ("list_open", "list_overdue", "show") else self.action
         return texts.STAFF_USAGE[key]
 
 
@@ -97,9 +109,12 @@ def parse_command(text: str) -> Command | CommandError | None:
     n = _NUMBER.match(rest)
     if not n:
         return CommandError(action, "number")
-    number, arg = ticket_number(n.group(1)), n.group(2).strip()
-    if int(number) == 0:
+    raw, arg = n.group(1), n.group(2).strip()
+    if int(raw) == 0:
         return CommandError(action, "number")
+    if action in ON_CANDIDATE:
+        return Command(action, number=str(int(raw)), arg=arg or None)
+    number = ticket_number(raw)
     if action == "merge":
         into = _MERGE_INTO.match(arg)
         if not arg:
@@ -128,6 +143,8 @@ def _parse_list(rest: str) -> Command | None:
         return Command("list_open", source=source)
     if rest in _OVERDUE_WORDS:
         return Command("list_overdue", source=source)
+    if rest in _CANDIDATE_WORDS and source is None:
+        return Command("list_candidates")
     n = _NUMBER.match(rest)
     if n and not n.group(2) and source is None and int(n.group(1)) > 0:
         return Command("show", number=ticket_number(n.group(1)))
@@ -149,9 +166,10 @@ class StaffHandler:
 
     name = "staff"
 
-    def __init__(self, *, ops: TicketOps, intake: Intake) -> None:
+    def __init__(self, *, ops: TicketOps, intake: Intake, candidates: Candidates) -> None:
         self.ops = ops
         self.intake = intake
+        self.candidates = candidates
 
     async def __call__(self, ctx: Context) -> Outcome | None:
         if ctx.msg.kind != "text":
@@ -178,8 +196,16 @@ class StaffHandler:
         if cmd.action in ("list_open", "list_overdue", "show"):
             text = await self.ops.describe(ctx.session, cmd, now=ctx.now, community=None)
             return [self._private_to_staff(ctx, text)]
+        if cmd.action == "list_candidates":
+            return [self._private_to_staff(ctx, await self.candidates.listing(ctx.session, now=ctx.now))]
         if cmd.action == "register":
             return await self._register(ctx, cmd)
+        if cmd.action == "confirm":
+            assert cmd.number is not None
+            return await self.candidates.confirm(ctx, int(cmd.number), category_word=cmd.arg)
+        if cmd.action == "ignore":
+            assert cmd.number is not None
+            return await self.candidates.ignore(ctx, int(cmd.number))
         change = await self.ops.apply(ctx.session, cmd, actor=ctx.actor, now=ctx.now)
         return [Reply.to(ctx.msg, change.confirmation), *change.notices]
 

@@ -31,6 +31,8 @@ ACTION_WORDS = {
     "support": "又有人反映",
     "satisfied": "回访满意",
     "unsatisfied": "回访不满意",
+    "confirm": "确认登记",
+    "false_positive": "标为误报",
 }
 
 
@@ -124,10 +126,17 @@ STAFF_USAGE = {
     "reclassify": "改类请发“改类 工单号 类别”，例如“改类 0023 排水”。",
     "list": "查看工单请发“工单 未办结”“工单 超期”或“工单 0023”，可加“来源:议事会”筛选。",
     "register": "代为登记请发“登记 来源:议事会 问题内容”，例如“登记 来源:议事会 金穗小区健身器材需要增设”。",
+    "confirm": "确认待确认的消息请发“确认 编号”，可加类别，例如“确认 3”或“确认 3 排水”；发“工单 待确认”看列表。",
+    "ignore": "不是问题的待确认消息请发“忽略 编号”，例如“忽略 3”。",
+    "false_positive": "把不是问题的工单标为误报请发“误报 工单号”，例如“误报 0023”（不会通知反映人）。",
 }
 
 STAFF_HELP = "社区工作人员处理命令（工单号可写 0023、#0023 或 23）：\n" + "\n".join(
-    f"· {STAFF_USAGE[k]}" for k in ("assign", "start", "resolve", "close", "reject", "merge", "reclassify", "list", "register")
+    f"· {STAFF_USAGE[k]}"
+    for k in (
+        "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "list", "register",
+        "confirm", "ignore", "false_positive",
+    )
 )
 
 STAFF_DONE = "好的，工单 #{number}（{summary}）{what}。"
@@ -156,6 +165,8 @@ def staff_done_what(action: str, *, assignee: str | None = None, note: str | Non
         return f"已并入工单 #{other}"
     if action == "reclassify":
         return f"已改为“{other}”类"
+    if action == "false_positive":
+        return "已标为误报，不再处理，也不会通知反映人"
     return ACTION_WORDS.get(action, action)
 
 
@@ -212,6 +223,26 @@ LIST_EMPTY = {"open": "目前没有未办结的工单。", "overdue": "目前没
 LIST_HEADER = {"open": "未办结工单 {n} 件：", "overdue": "超期工单 {n} 件："}
 LIST_MORE = "……还有 {n} 件，可用“linju tickets list”看全部。"
 OVERDUE_REMINDER = "【超期提醒】{community}有 {n} 件工单已过办理期限，请抓紧处理："
+CANDIDATES_WAITING = "另有 {n} 条群消息待确认是不是要处理的问题，发“工单 待确认”查看。"
+
+# ---------------------------------------------------------------- messages held for review (待确认)
+
+CANDIDATES_EMPTY = "目前没有待确认的消息。"
+CANDIDATES_HEADER = "待确认 {n} 条（是问题请发“确认 编号”，可加类别；不是请发“忽略 编号”）："
+CANDIDATES_MORE = "……还有 {n} 条，处理完上面的再发“工单 待确认”。"
+CANDIDATE_NOT_FOUND = "没有找到待确认 {number}，请发“工单 待确认”核对编号。"
+CANDIDATE_SETTLED = "待确认 {number} 已经{what}（{by}）{ticket}。"
+CANDIDATE_STATUS_WORDS = {"confirmed": "确认登记", "ignored": "忽略", "expired": "过期作废"}
+CANDIDATE_CONFIRMED = "好的，待确认 {number} 已登记为工单 #{ticket}（{category}），已告知反映人。"
+CANDIDATE_IGNORED = "好的，待确认 {number} 已忽略。"
+ROLE_NAMES = {
+    "staff": "工作人员",
+    "area_leader": "片长",
+    "group_leader": "组长",
+    "neighbour_leader": "邻长",
+    "resident": "居民",
+    "unknown": "群成员",
+}
 
 # Where a ticket came from: stored as a short code, shown and typed in Chinese.
 SOURCE_NAMES = {

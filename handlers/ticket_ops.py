@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -32,6 +33,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "merge": (S.OPEN, S.DUPLICATE),
     "reclassify": (S.ALL - {S.WITHDRAWN, S.DUPLICATE}, None),
     "reopen": (frozenset({S.RESOLVED, S.CLOSED, S.REJECTED}), S.REOPENED),
+    # 误报: the bot filed something that is not a problem. Withdrawn quietly; its message is labelled chat.
+    "false_positive": (S.ALL - {S.WITHDRAWN, S.DUPLICATE, S.REJECTED}, S.REJECTED),
 }
 
 LIST_LIMIT = 20
@@ -111,6 +114,8 @@ class TicketOps:
         to_status = self._check(t, cmd.action)
         assert to_status is not None
         note = cmd.arg
+        if cmd.action == "false_positive":
+            note = f"误报：{cmd.arg}" if cmd.arg else "误报"
         if cmd.action == "assign":
             t.assignee = (cmd.arg or "")[:100]
             note = t.assignee
@@ -234,10 +239,13 @@ class TicketOps:
             lines.append(f"{at.astimezone(self.tz):%m-%d %H:%M} {e.actor_name or '-'} {words}{status}{note}")
         return "\n".join(lines)
 
-    async def overdue_reminders(self, session: AsyncSession, now: datetime) -> list[Reply]:
-        """The daily reminder: each community's overdue tickets to its committee rooms."""
+    async def overdue_reminders(
+        self, session: AsyncSession, now: datetime, *, waiting: Mapping[str, int] | None = None
+    ) -> list[Reply]:
+        """The daily reminder: each community's overdue tickets to its committee rooms, and how many of its
+        messages wait for review (`waiting`, by community)."""
         tickets = await repo.find_tickets(session, overdue_at=now, limit=500)
-        by_community: dict[str, list[Ticket]] = {}
+        by_community: dict[str, list[Ticket]] = {c: [] for c, n in (waiting or {}).items() if n}
         for t in tickets:
             by_community.setdefault(t.community or "", []).append(t)
         replies: list[Reply] = []
@@ -245,10 +253,15 @@ class TicketOps:
             rooms = await repo.committee_rooms(session, community or None)
             if not rooms:
                 continue
-            lines = [texts.OVERDUE_REMINDER.format(community=community, n=len(items))]
-            lines += [self.line(t, now=now) for t in items[:LIST_LIMIT]]
-            if len(items) > LIST_LIMIT:
-                lines.append(texts.LIST_MORE.format(n=len(items) - LIST_LIMIT))
+            lines = []
+            if items:
+                lines.append(texts.OVERDUE_REMINDER.format(community=community, n=len(items)))
+                lines += [self.line(t, now=now) for t in items[:LIST_LIMIT]]
+                if len(items) > LIST_LIMIT:
+                    lines.append(texts.LIST_MORE.format(n=len(items) - LIST_LIMIT))
+            held = (waiting or {}).get(community, 0)
+            if held:
+                lines.append(texts.CANDIDATES_WAITING.format(n=held))
             replies += [Reply(text="\n".join(lines), room_id=r.platform_id) for r in rooms]
         return replies
 

@@ -84,16 +84,21 @@ class Evidence:
     length: int = 0
 
     @property
+    def concrete_request(self) -> bool:
+        """Asking for something to be done about a shared thing at a named place ("金穗小区增设几个座椅")."""
+        return self.request_about and self.facility > 0 and (self.building or self.place > 0)
+
+    @property
     def core(self) -> bool:
-        """A problem clearly about something a community handles."""
-        return self.issue > 0 or self.about >= 1.5
+        """A problem clearly about something a community handles, or a concrete request about one."""
+        return self.issue > 0 or self.about >= 1.5 or self.concrete_request
 
     def strength(self) -> float:
         """How strongly the message reads as a report; topic words alone never add up to much."""
         s = 1.5 * self.about
         s += 2.0 if self.issue else 0.0
         s += 0.6 * min(self.problem, 3)
-        s += 0.4 if self.facility else 0.0
+        s += (1.0 if self.request_about else 0.4) if self.facility else 0.0
         s += 1.0 if self.building else (0.4 if self.place else 0.0)
         s += (1.5 if self.request_about else 0.8) if self.request else 0.0
         s += 0.5 if self.duration else 0.0

@@ -45,6 +45,15 @@ class TicketStatus:
     ALL = frozenset({NEW, ASSIGNED, IN_PROGRESS, RESOLVED, CLOSED, REJECTED, DUPLICATE, REOPENED, WITHDRAWN})
 
 
+class CandidateStatus:
+    """A message held for staff review (待确认): waiting, filed as a ticket, dropped, or too old."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    IGNORED = "ignored"
+    EXPIRED = "expired"
+
+
 class InboxStatus:
     PENDING = "pending"
     DONE = "done"
@@ -191,6 +200,40 @@ class TicketEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=20)
     to_status: str | None = Field(default=None, max_length=20)
     note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Candidate(SQLModel, table=True):
+    """A message that may be a report, held silently for staff: 确认 K files it, 忽略 K drops it.
+
+    `number` is the short K staff type: the smallest free one, freed again once the candidate is settled and
+    a day old (or has expired), so the numbers stay short and never name two live candidates.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int | None = Field(default=None, unique=True)
+    inbox_message_id: str = Field(unique=True, max_length=200)
+    room_id: str | None = Field(default=None, max_length=200)
+    room_topic: str | None = Field(default=None, max_length=200)
+    community: str | None = Field(default=None, index=True, max_length=100)
+    area: str | None = Field(default=None, max_length=100)
+    grp: str | None = Field(default=None, max_length=100)
+    sender_id: str = Field(max_length=200)
+    sender_name: str = Field(default="", max_length=200)
+    sender_role: str = Field(default="unknown", max_length=20)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    category: str | None = Field(default=None, max_length=40)
+    estate: str | None = Field(default=None, max_length=100)
+    building: str | None = Field(default=None, max_length=20)
+    urgent: bool = False
+    stage: str = Field(default="rules", max_length=10)
+    confidence: float = 0.0
+    strength: float = 0.0
+    status: str = Field(default=CandidateStatus.PENDING, index=True, max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False, index=True))
+    decided_at: datetime | None = Field(default=None, sa_column=_ts())
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_by_name: str | None = Field(default=None, max_length=200)
+    ticket_number: str | None = Field(default=None, max_length=12)
 
 
 class Digest(SQLModel, table=True):

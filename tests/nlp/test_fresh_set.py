@@ -1,8 +1,10 @@
-"""Targets on our own independent labelled set (tests/nlp/data/fresh_messages.jsonl).
+"""Regression floors on our own labelled set (tests/nlp/data/fresh_messages.jsonl).
 
-The set was written from scratch, without looking at the shared dev file, and labelled by TAXONOMY.md; it
-stands in for the held-out messages the product is judged on. The floors sit a little below what the rules
-reach, so a change that generalises worse fails here.
+The set was written from scratch, without looking at the shared dev file, and labelled by TAXONOMY.md. It was
+blind once; the lexicons have since been tuned on it, so these scores are in-sample, not held-out: the floors
+only catch a change that breaks what already worked. (A message held for review counts as a report, as in
+`linju eval`.) Held-out figures come from real text nobody here wrote (bench/real_text.py) and from a blind
+batch scored once before any tuning (see README).
 """
 
 from __future__ import annotations
@@ -42,6 +44,6 @@ def test_fresh_building_accuracy(fresh_scores):
     assert fresh_scores["building_accuracy"] >= BUILDING_FLOOR
 
 
-INTENT_FLOOR = 0.97
+INTENT_FLOOR = 0.96
 CATEGORY_FLOOR = 0.96
 BUILDING_FLOOR = 0.98
