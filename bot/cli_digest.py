@@ -39,10 +39,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from bot.cli import _settings, _setup_logging
+    from bot.cli_common import settings_from, setup_logging
 
-    settings = _settings(args)
-    _setup_logging(settings, quiet_console=False)
+    settings = settings_from(args)
+    setup_logging(settings, quiet_console=False)
     if args.force and not args.send:
         raise ConfigError("--force only makes sense with --send")
     known = {c.name for c in settings.communities} | {settings.default_community}

@@ -55,35 +55,84 @@ def rows_from_file(path: str, *, text_fields: tuple[str, ...], label_field: str)
     return rows, "intent and category" if has_intent else f"categories from '{label_field}'"
 
 
-async def rows_from_tickets(settings: Settings, *, chat_per_ticket: int = 3) -> list[dict]:
-    """Tickets as labelled reports (a staff reclassification 改类 has already replaced the category), and
-    recent handled messages the bot took for chat or queries as the other intents."""
+# What staff did to a ticket that makes its category a label (DESIGN.md: labels come from staff).
+CHECKED_ACTIONS = ("confirm", "reclassify", "merge")
+SETTLED = ("resolved", "closed")
+
+
+async def rows_from_tickets(settings: Settings, *, max_silent: int = 20_000) -> tuple[list[dict], dict[str, int]]:
+    """Training rows from what staff decided, and how many labels of each kind were used.
+
+    Reports: tickets staff checked — confirmed from 待确认 (确认), corrected by 改类, merged, resolved or closed,
+    or registered by staff themselves (登记) — in their current category. Not the bot's own unchecked tickets,
+    and not tickets rejected (驳回) or withdrawn: a rejection says the community will not act, not that the
+    message was chat. Chat: tickets marked 误报, candidates dropped with 忽略, and the newest messages the bot
+    stayed silent on. Queries: messages it answered as progress questions.
+    """
     from sqlmodel import col, select
 
+    from storage import candidates as cand_store
     from storage import engine as db
-    from storage.models import Inbox, Ticket, TicketStatus
+    from storage.models import Inbox, Ticket, TicketEvent
 
     engine = db.create_engine(settings.database_url)
     try:
         await db.upgrade(engine)
         async with db.session_factory(engine)() as s:
-            tickets = (
-                await s.exec(select(Ticket).where(col(Ticket.status).not_in([TicketStatus.WITHDRAWN])))
-            ).all()
-            others = (
+            actions: dict[int, set[str]] = {}
+            for ticket_id, action in (
+                await s.exec(
+                    select(TicketEvent.ticket_id, TicketEvent.action).where(
+                        col(TicketEvent.action).in_([*CHECKED_ACTIONS, "false_positive"])
+                    )
+                )
+            ).all():
+                actions.setdefault(ticket_id, set()).add(action)
+            tickets = (await s.exec(select(Ticket.id, Ticket.text, Ticket.category, Ticket.status, Ticket.source))).all()
+            settled = await cand_store.labelled(s)
+            silent = (
                 await s.exec(
                     select(Inbox.text, Inbox.intent)
                     .where(col(Inbox.intent).in_(["chat", "query"]))
                     .where(Inbox.kind == "text")
                     .order_by(col(Inbox.id).desc())
-                    .limit(max(200, chat_per_ticket * len(tickets)))
+                    .limit(max_silent)
                 )
             ).all()
     finally:
         await engine.dispose()
-    rows = [{"text": t.text, "intent": "report", "category": t.category} for t in tickets if t.text]
-    rows += [{"text": text, "intent": intent, "category": None} for text, intent in others if text and text.strip()]
-    return rows
+    counts = dict.fromkeys(
+        ("confirmed", "reclassified", "merged", "settled", "registered", "false_positive", "ignored", "silent", "query"), 0
+    )
+    rows: list[dict] = []
+    for tid, text, category, status, source in tickets:
+        done = actions.get(tid, set())
+        if not text:
+            continue
+        if "false_positive" in done:
+            counts["false_positive"] += 1
+            rows.append({"text": text, "intent": "chat", "category": None})
+            continue
+        kind = (
+            "confirmed" if "confirm" in done
+            else "reclassified" if "reclassify" in done
+            else "merged" if "merge" in done or status == "duplicate"
+            else "registered" if source != "wechat" and status not in ("rejected", "withdrawn")
+            else "settled" if status in SETTLED
+            else None
+        )
+        if kind is not None:
+            counts[kind] += 1
+            rows.append({"text": text, "intent": "report", "category": category})
+    for text, status, _number in settled:
+        if status == "ignored" and text:
+            counts["ignored"] += 1
+            rows.append({"text": text, "intent": "chat", "category": None})
+    for text, intent in silent:
+        if text and text.strip():
+            counts["silent" if intent == "chat" else "query"] += 1
+            rows.append({"text": text, "intent": intent, "category": None})
+    return rows, counts
 
 
 def _check_labels(rows: list[dict], taxonomy: Taxonomy) -> list[str]:
@@ -127,10 +176,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if bool(args.data) == bool(args.from_tickets):
         raise ConfigError("give either --data FILE or --from-tickets")
+    labels: dict[str, int] | None = None
     if args.from_tickets:
-        rows = asyncio.run(rows_from_tickets(settings))
+        rows, labels = asyncio.run(rows_from_tickets(settings))
         source = "tickets"
-        _say(f"{sum(r['intent'] == 'report' for r in rows)} tickets and {len(rows)} messages in all")
+        _say(
+            "labels from staff: "
+            + ", ".join(f"{k} {v}" for k, v in labels.items())
+            + f" ({sum(r['intent'] == 'report' for r in rows)} reports, {len(rows)} messages in all)"
+        )
+        if not any(r["intent"] == "report" for r in rows):
+            raise ConfigError("no staff-checked tickets yet (confirmed, 改类, resolved or registered): nothing to learn reports from")
     else:
         rows, kind = rows_from_file(
             args.data, text_fields=tuple(f for f in args.text_fields.split(",") if f), label_field=args.label_field
@@ -138,12 +194,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         source = str(args.data)
         _say(f"{len(rows)} labelled messages ({kind}) from {args.data}")
     meta = train(settings, rows, source=source, out=Path(args.out) if args.out else None)
-    print(
-        json.dumps(
-            {k: meta[k] for k in ("kind", "labels", "intents", "training_size", "created_at", "source") if k in meta},
-            ensure_ascii=False,
-        )
-    )
+    summary = {k: meta[k] for k in ("kind", "labels", "intents", "training_size", "created_at", "source") if k in meta}
+    if labels is not None:
+        summary["labels_used"] = labels
+    print(json.dumps(summary, ensure_ascii=False))
     print("the bot uses this model from its next start (linju classify and linju eval use it at once)", file=sys.stderr)
     return 0
 
@@ -151,7 +205,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", parents=[common], help="train the statistical classifier stage")
     p.add_argument("--data", help="labelled JSON Lines (dev_messages.jsonl fields, or text + a label field)")
-    p.add_argument("--from-tickets", action="store_true", help="learn from the tickets in the database (改类 counts)")
+    p.add_argument(
+        "--from-tickets",
+        action="store_true",
+        help="learn from what staff decided: checked tickets as reports (确认, 改类, 办结), 误报 and 忽略 as chat",
+    )
     p.add_argument("--text-fields", default="text", help="fields joined as the text, e.g. title,text")
     p.add_argument("--label-field", default="label", help="the label field of a file without 'intent'")
     p.add_argument("--out", help="directory to save into (default: <data_dir>/model)")

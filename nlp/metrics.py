@@ -52,6 +52,7 @@ def score(pred: Sequence[dict[str, Any]], gold: Sequence[dict[str, Any]]) -> dic
     macro = sum(per_category[c]["f1"] for c in gold_codes) / len(gold_codes) if gold_codes else 0.0
 
     building_ok = sum(p.get("building") == g.get("building") for p, g in zip(pred, gold, strict=True))
+    decisions = decision_scores(pred, gold)
     pu = [bool(p.get("urgent")) for p in pred]
     gu = [bool(g.get("urgent")) for g in gold]
     utp = sum(a and b for a, b in zip(pu, gu, strict=True))
@@ -65,12 +66,53 @@ def score(pred: Sequence[dict[str, Any]], gold: Sequence[dict[str, Any]]) -> dic
         "building_accuracy": _ratio(building_ok, n),
         "urgent_precision": _ratio(utp, sum(pu)),
         "urgent_recall": _ratio(utp, sum(gu)),
+        **decisions,
     }
 
 
-def format_table(scores: dict[str, Any]) -> str:
-    """A plain-text table of the scores, for the terminal and for commit messages."""
+def decision_scores(pred: Sequence[dict[str, Any]], gold: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What the bot would do (predictions with a `decision`): the share of each decision, precision and
+    recall of tickets filed at once and of tickets plus held candidates, false tickets, and how many messages
+    a group would see a reply to (a ticket's ack or an answer; held candidates are silent)."""
+    if not pred or "decision" not in pred[0]:
+        return {}
+    n = len(gold)
+    ds = [p.get("decision") for p in pred]
+    report = [g.get("intent") == "report" for g in gold]
+    share = {d: _ratio(ds.count(d), n) for d in ("ticket", "review", "reply", "none")}
+    tickets = [d == "ticket" for d in ds]
+    held = [d in ("ticket", "review") for d in ds]
+    t_ok = sum(a and b for a, b in zip(tickets, report, strict=True))
+    h_ok = sum(a and b for a, b in zip(held, report, strict=True))
+    false_tickets = sum(a and not b for a, b in zip(tickets, report, strict=True))
+    return {
+        "decisions": share,
+        "ticket_precision": _ratio(t_ok, sum(tickets)),
+        "ticket_recall": _ratio(t_ok, sum(report)),
+        "ticket_or_review_precision": _ratio(h_ok, sum(held)),
+        "ticket_or_review_recall": _ratio(h_ok, sum(report)),
+        "false_tickets": false_tickets,
+        "false_ticket_rate": _ratio(false_tickets, n - sum(report)),
+        "replies_in_group": sum(d in ("ticket", "reply") for d in ds),
+    }
+
+
+def format_table(scores: dict[str, Any], *, labels: bool = True) -> str:
+    """A plain-text table of the scores, for the terminal and for commit messages. `labels=False` (every row
+    assumed chat or report) leaves out what needs real labels: categories, buildings and urgency."""
     lines = [f"n = {scores['n']}"]
+    if "decisions" in scores:
+        d = scores["decisions"]
+        lines.append("decisions            " + "  ".join(f"{k} {d[k]:.3f}" for k in ("ticket", "review", "reply", "none")))
+        for key in ("ticket_precision", "ticket_recall", "ticket_or_review_precision", "ticket_or_review_recall",
+                    "false_ticket_rate"):
+            lines.append(f"{key:<26} {scores[key]:.3f}")
+        lines.append(f"{'false_tickets':<26} {scores['false_tickets']}")
+        lines.append(f"{'replies_in_group':<26} {scores['replies_in_group']} "
+                     f"({scores['replies_in_group'] / max(1, scores['n']):.2%} of messages)")
+    if not labels:
+        lines.append(f"{'intent_accuracy':<20} {scores['intent_accuracy']:.3f}")
+        return "\n".join(lines)
     for key in (
         "intent_accuracy",
         "report_precision",

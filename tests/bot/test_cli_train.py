@@ -91,23 +91,55 @@ def test_bad_training_input_is_a_clear_error(config, tmp_path, capsys):
     assert "--data FILE or --from-tickets" in capsys.readouterr().err
 
 
-async def test_a_staff_reclassification_changes_what_from_tickets_learns(tmp_path):
+async def test_from_tickets_learns_only_what_staff_decided(tmp_path):
+    """Reports only from staff-checked tickets; chat from 误报, 忽略 and silence; 驳回 and the bot's own guesses
+    teach nothing."""
     from bot.app import App
+    from bot.config import StaffSettings
 
     settings = load_settings(DEFAULT_CONFIG, data_dir=tmp_path)
+    settings.staff.append(StaffSettings(name="刘主任", wechat_id="wxid_刘主任"))
     chat = FakeChannel()
     app = App(settings, channel=chat)
     await app.start()
+
+    async def file(text: str) -> str:
+        [ack] = await chat.say(text)
+        return ack.text.split("#", 1)[1].split("（", 1)[0]
+
+    def staff(text: str):
+        return chat.say(text, sender="刘主任", room="书院路社区两委群")
+
     try:
-        [ack] = await chat.say("5栋楼道里好多老鼠跑来跑去")
-        number = ack.text.split("#", 1)[1][:4]
-        before = {r["text"]: r["category"] for r in await rows_from_tickets(settings) if r["intent"] == "report"}
-        assert before == {"5栋楼道里好多老鼠跑来跑去": "sanitation"}
-        await chat.say(f"改类 {number} 物业", sender="刘主任", room="书院路社区两委群")
-        after = {r["text"]: r["category"] for r in await rows_from_tickets(settings) if r["intent"] == "report"}
-        assert after == {"5栋楼道里好多老鼠跑来跑去": "property"}
+        rats = await file("5栋楼道里好多老鼠跑来跑去")
+        unchecked = await file("3栋楼道灯坏了好几天了")
+        rejected = await file("8栋门口的路面坏了一个大坑")
+        settled = await file("2栋下水道堵了，污水冒到路上")
+        false = await file("12栋电梯坏了，关了人")
+        rows, counts = await rows_from_tickets(settings)
+        assert [r for r in rows if r["intent"] == "report"] == []  # nothing checked yet
+
+        await staff(f"改类 {rats} 物业")
+        await staff(f"驳回 {rejected} 不属于社区职责")
+        await staff(f"办结 {settled} 已疏通")
+        await staff(f"误报 {false} 测试消息")
+        assert await chat.say("垃圾桶旁边有点味道") == []  # held: 待确认 1
+        assert await chat.say("楼下那几棵树的叶子掉得到处都是", sender="李建国") == []  # held: 待确认 2
+        await staff("确认 1")
+        await staff("忽略 2")
         await chat.say("收到，谢谢")
-        intents = {r["intent"] for r in await rows_from_tickets(settings)}
-        assert intents == {"report", "chat"}
+        rows, counts = await rows_from_tickets(settings)
+        reports = {r["text"]: r["category"] for r in rows if r["intent"] == "report"}
+        assert reports == {
+            "5栋楼道里好多老鼠跑来跑去": "property",
+            "2栋下水道堵了，污水冒到路上": "drainage",
+            "垃圾桶旁边有点味道": "sanitation",
+        }
+        chat_texts = {r["text"] for r in rows if r["intent"] == "chat"}
+        assert {"12栋电梯坏了，关了人", "楼下那几棵树的叶子掉得到处都是", "收到，谢谢"} <= chat_texts
+        assert "3栋楼道灯坏了好几天了" not in chat_texts and "8栋门口的路面坏了一个大坑" not in chat_texts
+        assert unchecked and rejected
+        assert counts["reclassified"] == 1 and counts["settled"] == 1 and counts["confirmed"] == 1
+        assert counts["false_positive"] == 1 and counts["ignored"] == 1 and counts["silent"] >= 1
     finally:
         await app.stop()

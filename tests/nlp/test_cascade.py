@@ -42,3 +42,56 @@ async def test_memo_off_classifies_every_time():
     for _ in range(3):
         await cascade.classify("收到")
     assert rules.calls == ["收到"] * 3
+
+
+class _Pred:
+    def __init__(self, intent: str, p: float, category: str | None = None, cp: float = 0.0) -> None:
+        self.intent, self.intent_prob, self.category, self.category_prob = intent, p, category, cp
+
+
+def test_a_model_sure_of_chat_holds_a_ticket_back_and_drops_a_candidate_when_very_sure():
+    from nlp.cascade import CascadeThresholds, combine
+
+    t = CascadeThresholds(rules_confident=0.7, model_confident=0.8)
+    ticket = Classification(intent="report", category="repair", confidence=0.9, decision="ticket")
+    assert combine(ticket, _Pred("chat", 0.85), thresholds=t).decision == "review"
+    dropped = combine(ticket, _Pred("chat", 0.95), thresholds=t)
+    assert (dropped.decision, dropped.intent, dropped.category, dropped.stage) == ("none", "chat", None, "model")
+    assert combine(ticket, _Pred("chat", 0.6), thresholds=t) is ticket  # not sure enough: the rules stand
+
+
+def test_a_model_sure_of_a_report_files_a_candidate_but_only_holds_what_the_rules_called_chat():
+    from nlp.cascade import CascadeThresholds, combine
+
+    t = CascadeThresholds(rules_confident=0.7, model_confident=0.8)
+    review = Classification(intent="report", category="repair", confidence=0.5, decision="review")
+    assert combine(review, _Pred("report", 0.95, "drainage", 0.9), thresholds=t).decision == "ticket"
+    assert combine(review, _Pred("report", 0.85, "drainage", 0.9), thresholds=t).decision == "review"
+    unsure_chat = Classification(intent="chat", confidence=0.5)
+    held = combine(unsure_chat, _Pred("report", 0.99, "drainage", 0.9), thresholds=t)
+    assert (held.decision, held.category) == ("review", "drainage")  # never a ticket on the model alone
+    sure_chat = Classification(intent="chat", confidence=0.9)
+    assert combine(sure_chat, _Pred("report", 0.99, "drainage", 0.9), thresholds=t) is sure_chat
+
+
+def test_the_late_stage_confirms_or_drops_a_candidate_and_only_holds_what_it_adds():
+    from nlp.cascade import after_late
+
+    review = Classification(intent="report", category="repair", confidence=0.4, decision="review")
+    llm_report = Classification(intent="report", category="repair", confidence=0.9, stage="llm")
+    llm_chat = Classification(intent="chat", confidence=0.9, stage="llm")
+    assert after_late(review, llm_report).decision == "ticket"
+    assert after_late(review, llm_chat).decision == "none"
+    unsure_chat = Classification(intent="chat", confidence=0.3)
+    assert after_late(unsure_chat, llm_report).decision == "review"
+    ticket = Classification(intent="report", category="repair", confidence=0.4, decision="ticket")
+    assert after_late(ticket, llm_chat).decision == "review"
+
+
+def test_a_decision_must_go_with_its_intent():
+    import pytest
+
+    assert Classification(intent="report").decision == "ticket"
+    assert Classification(intent="query").decision == "reply"
+    with pytest.raises(ValueError):
+        Classification(intent="chat", decision="ticket")
