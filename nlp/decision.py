@@ -9,6 +9,7 @@ far the bot may act on it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from nlp.evidence import Evidence
@@ -30,9 +31,13 @@ REVIEW_TOPIC_STRONG = 4.0
 LONG_CHAT = 80
 LONG_CHAT_RATIO = 2.0
 # Where the lexicons lean to chat, a ticket needs this much more evidence than the chat words carry.
-CHAT_OUTWEIGHED = 3.0
+CHAT_OUTWEIGHED = 4.0
 # A long message with evidence of a problem and no ticket number is a report even when it also asks about
-# progress ("反映多次至今未答复"): it cannot be answered as a query, and staff should see it.
+# progress ("反映多次至今未答复"): it cannot be answered as a query, and staff should see it. Unless it points
+# back at the sender's own earlier report ("我上个月在群里报了…这个单子现在什么状态").
+_REFERS_BACK = re.compile(
+    r"(我|我们)[^,.!?，。！？]{0,12}(报了|反映了|反映过|报过|投诉过|登记了|报的|反映的|登记的)|(这个|那个|我的)(单子|工单)"
+)
 QUERY_LONG = 60
 QUERY_OUTWEIGHED = 3.0
 
@@ -49,16 +54,24 @@ class Signals:
     topic: float = 0.0  # the best category's keyword score
     urgent: bool = False
     has_ticket_number: bool = False
+    text: str = ""  # the normalised message (for the few cues read from it directly)
 
 
-def _complaint_form(e: Evidence) -> bool:
+def _complaint_form(e: Evidence, chat: float) -> bool:
     """Written as a complaint or a request about something, with none of small talk's register: a
-    headline ("A市某小区停水问题"), a question to those in charge ("请问某路何时拉通")."""
-    if e.chatstyle:
+    headline ("A市某小区停水问题", "某厂加班工资不发"), a question to those in charge ("请问某路何时拉通")."""
+    if _register(e) > 0.5 or (e.length < 100 and e.chatstyle):
         return False
-    if not e.chatparticle and e.place and (e.request or e.problem or e.facility or e.issue):
+    if chat < 1.5 and not e.chatparticle and (e.facility or e.person) and (e.problem or e.request):
+        return True
+    if (not e.chatparticle or e.length >= 100) and e.place and (e.request or e.problem or e.facility or e.issue):
         return True
     return bool((e.request or e.authority) and (e.facility or e.object or e.place or e.person) and e.length >= 25)
+
+
+def _register(e: Evidence) -> float:
+    """How much small talk's register there is per 100 characters (a long letter may say 老婆 once)."""
+    return (e.chatstyle + 0.5 * e.chatparticle) * 100 / max(e.length, 100)
 
 
 def _strong(e: Evidence) -> bool:
@@ -67,7 +80,7 @@ def _strong(e: Evidence) -> bool:
         return True
     if s >= TICKET_ANY:
         return True
-    return e.length >= LONG and s >= TICKET_LONG and not e.chatstyle and not e.chatparticle
+    return e.length >= LONG and s >= TICKET_LONG and _register(e) <= 0.5
 
 
 def decide(sig: Signals) -> Decision:
@@ -76,7 +89,12 @@ def decide(sig: Signals) -> Decision:
     s = e.strength()
     lean = sig.lean
     if lean == "query":
-        if e.length > QUERY_LONG and not sig.has_ticket_number and s >= QUERY_OUTWEIGHED:
+        if (
+            e.length > QUERY_LONG
+            and not sig.has_ticket_number
+            and s >= QUERY_OUTWEIGHED
+            and not (sig.text and _REFERS_BACK.search(sig.text))
+        ):
             lean = "report"  # a long complaint that mentions replies and progress on the way
         else:
             return "reply"
@@ -90,7 +108,7 @@ def decide(sig: Signals) -> Decision:
             return "none"
         if _strong(e) and (sig.chat < 1.5 or margin >= CHAT_OUTWEIGHED or e.length > LONG_CHAT):
             return "ticket"
-        if s >= REVIEW_ANY or _complaint_form(e):
+        if s >= REVIEW_ANY or _complaint_form(e, sig.chat):
             return "review"
         return "none"
     if sig.urgent and (e.core or s >= 3.0):
@@ -101,7 +119,7 @@ def decide(sig: Signals) -> Decision:
         s >= REVIEW_LEANING
         or (s >= 0.5 and sig.topic >= REVIEW_TOPIC)
         or (s >= 0 and sig.topic >= REVIEW_TOPIC_STRONG)
-        or _complaint_form(e)
+        or _complaint_form(e, sig.chat)
     ):
         return "review"
     return "none"

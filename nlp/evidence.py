@@ -145,7 +145,7 @@ class EvidenceFinder:
         return out
 
     def find(self, text: str, location: Location | None = None) -> Evidence:
-        spans = _drop_negated(self.spans(text))
+        spans = _drop_negated(self.spans(text), text.lower())
         distinct: dict[str, set[str]] = {k: set() for k in KINDS}
         lowered = text.lower()
         for s, e, bits in spans:
@@ -163,16 +163,24 @@ class EvidenceFinder:
         )
 
 
-def _drop_negated(spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Problems right after a negation ("没坏", "没有问题", "不脏") are not problems; the negation goes too."""
-    neg_ends = {e for _s, e, b in spans if b & _BIT["negation"]}
-    if not neg_ends:
+_ABSENT = ("没有", "没", "冇", "冇得", "没得", "缺少", "缺乏", "无", "缺")
+
+
+def _drop_negated(spans: list[tuple[int, int, int]], text: str) -> list[tuple[int, int, int]]:
+    """Problems right after a negation ("没坏", "没有问题", "不脏") are not problems; the negation goes too.
+    A shared thing right after a word of absence ("没有路灯", "缺少座椅") is a problem: it is missing."""
+    neg = {e: text[s:e] for s, e, b in spans if b & _BIT["negation"]}
+    if not neg:
         return spans
     problem = _BIT["problem"] | _BIT["issue"]
     out = []
     for s, e, b in spans:
-        if b & problem and (s in neg_ends or s - 1 in neg_ends):
-            b &= ~problem
+        before = neg.get(s) or neg.get(s - 1)
+        if before is not None:
+            if b & problem:
+                b &= ~problem
+            elif b & _BIT["facility"] and before in _ABSENT:
+                b |= _BIT["problem"]
         if b:
             out.append((s, e, b))
     return out

@@ -288,6 +288,7 @@ class RuleClassifier:
                 topic=top,
                 urgent=urgent,
                 has_ticket_number=bool(tickets),
+                text=t,
             )
         )
         intent = INTENT_OF_DECISION[decision]
