@@ -195,9 +195,10 @@ class ReportHandler:
 
         The classifier's decision, made firmer by who is speaking: a message addressed to the bot (an
         @-mention, a private chat) is a report by the sender's intent, and a leader relaying a problem clearly
-        about something (Evidence.core) is doing exactly what the groups are for.
+        about something (Evidence.core) is doing exactly what the groups are for. An urgent report (offline
+        urgency evidence: someone trapped, gas, fire) is filed and pushed at once whatever the doubt.
         """
-        if c.decision == "ticket":
+        if c.decision == "ticket" or c.urgent:  # danger to people now is never left waiting for review
             return True
         if ctx.mentioned or ctx.msg.is_private:
             return True

@@ -188,3 +188,27 @@ async def test_a_false_ticket_is_withdrawn_quietly_and_labelled(app, chat):
     assert len(fp) == 1 and fp[0].note == "误报" and fp[0].actor_name == "刘主任"
     [again] = await staff(chat, f"误报 {number}")
     assert "不能" in again.text
+
+
+async def test_a_leader_relaying_a_clear_problem_is_filed_at_once_and_a_vague_one_is_held(app, chat):
+    from storage.models import Member
+
+    async with app.dispatcher.sessions() as s:
+        s.add(Member(display_name="王贵宝", wechat_id="wxid_王贵宝", role="neighbour_leader", community="书院路社区"))
+        await s.commit()
+    [ack] = await chat.say(DOUBTFUL)  # a problem about something (the trees), said by a neighbour leader
+    assert "已登记为工单" in ack.text
+    assert await chat.say(DOUBTFUL_2) == []  # "有点味道": still not clearly anyone's to fix
+    [ticket] = await rows(app, Ticket)
+    assert ticket.relay_name == "王贵宝"
+    [cand] = await rows(app, Candidate)
+    assert cand.sender_role == "neighbour_leader"
+
+
+async def test_an_urgent_report_is_never_left_waiting(app, chat, understanding):
+    text = "那边冒烟了"
+    c = understanding.classify_sync(text)
+    assert c.urgent and c.decision == "review"  # little evidence, but danger now
+    replies = await chat.say(text)
+    assert any("紧急" in r.text for r in replies)
+    assert await rows(app, Candidate) == []
