@@ -98,6 +98,8 @@ def decide(sig: Signals) -> Decision:
             lean = "report"  # a long complaint that mentions replies and progress on the way
         else:
             return "reply"
+    if sig.urgent and not sig.done and not e.chatstyle and (e.core or s >= 3.0):
+        return "ticket"  # danger to people now, told plainly: never left to the lexicons' lean
     if lean == "chat":
         if sig.done:
             return "none"
@@ -111,8 +113,6 @@ def decide(sig: Signals) -> Decision:
         if s >= REVIEW_ANY or _complaint_form(e, sig.chat):
             return "review"
         return "none"
-    if sig.urgent and (e.core or s >= 3.0):
-        return "ticket"
     if _strong(e):
         return "ticket"
     if (
