@@ -61,6 +61,7 @@ class Context:
     actor: Actor
     classify_fn: Callable[[str], Awaitable[Classification]]
     mentioned: bool = False  # the bot was @-mentioned (from the platform's list or "@<bot name>" in the text)
+    raw: str = ""  # the text as written (mentions stripped, line breaks kept): where a leader's list shows
     _classification: Classification | None = None
 
     async def classification(self) -> Classification:

@@ -14,7 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers import texts
 from handlers.context import Actor, Context, Outcome, RoomInfo
 from handlers.types import Reply
+from nlp.normalize import normalize
 from nlp.similarity import similarity
+from nlp.split import group_problems, split_problems
 from nlp.summary import summarize
 from nlp.types import Category, Classification, Taxonomy
 from storage import repo
@@ -175,6 +177,13 @@ class Intake:
         return out
 
 
+def _ack_item(filed: Filed, name: str, place: str) -> str:
+    t = filed.ticket
+    if filed.duplicate:
+        return texts.ACK_ITEM_DUPLICATE.format(number=t.number, supporters=t.supporters)
+    return texts.ACK_ITEM.format(number=t.number, category=name, where=f"｜{place}" if place else "")
+
+
 def _place(t: TicketRow) -> str:
     place = f"{t.building}栋" if t.building else ""
     if t.building and t.unit:
@@ -215,6 +224,9 @@ class ReportHandler:
             c = replace(c, intent="report", decision="ticket", category=self.intake.category(c.category).code)
         if not explicit and not self.files_at_once(ctx, c):
             return await self.candidates.hold(ctx, c)
+        problems = await self._problems(ctx)
+        if len(problems) >= 2:
+            return await self._file_many(ctx, problems)
         filed = await self.intake.intake(
             ctx.session,
             c=c,
@@ -249,3 +261,48 @@ class ReportHandler:
         elif self.ack:
             replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at)))
         return Outcome(replies=replies, intent="report", ticket_number=t.number)
+
+    async def _problems(self, ctx: Context) -> list[tuple[str, Classification]]:
+        """The separate problems of a leader's list ("1.… 2.…", one per line, "；", "还有…"), each classified on
+        its own; one entry (or none) when the message tells one problem."""
+        pieces = split_problems(ctx.raw or ctx.msg.text)
+        if len(pieces) < 2:
+            return []
+        classified = []
+        for piece in pieces:
+            text = normalize(piece)
+            classified.append((text, await ctx.classify_fn(text)))
+        return group_problems(classified)
+
+    async def _file_many(self, ctx: Context, problems: list[tuple[str, Classification]]) -> Outcome:
+        """One ticket per problem, and one short reply listing them; urgent ones are pushed as usual."""
+        items: list[str] = []
+        replies: list[Reply] = []
+        numbers: list[str] = []
+        for text, c in problems:
+            filed = await self.intake.intake(
+                ctx.session,
+                c=replace(c, intent="report", decision="ticket"),
+                text=text,
+                raw_text=text,
+                actor=ctx.actor,
+                room=ctx.room,
+                room_id=ctx.msg.room_id,
+                source="wechat",
+                now=ctx.now,
+                inbox_message_id=ctx.msg.message_id,
+            )
+            t = filed.ticket
+            numbers.append(t.number)
+            name = filed.category.name if filed.category else self.intake.taxonomy.name_of(t.category)
+            items.append(_ack_item(filed, name, c.location.describe()))
+            if c.urgent and not filed.duplicate:
+                replies.extend(
+                    await self.intake.committee_alert(
+                        ctx.session, t, origin=ctx.msg.room_topic or "私聊", reporter=ctx.actor.name,
+                        exclude_room_id=ctx.msg.room_id,
+                    )
+                )
+        if self.ack or any(c.urgent for _, c in problems):
+            replies.insert(0, Reply.to(ctx.msg, texts.ack_many(items)))
+        return Outcome(replies=replies, intent="report", ticket_number=numbers[0])

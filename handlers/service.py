@@ -358,8 +358,8 @@ class Dispatcher:
         if room is None or msg.kind != "text":
             return Outcome(intent=None), InboxStatus.IGNORED
         mentioned = msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or ""))
-        text = self.strip_mentions(msg.text)
-        text = self.normalize(text[:MAX_TEXT]) if text else ""
+        raw = self.strip_mentions(msg.text)[:MAX_TEXT]
+        text = self.normalize(raw) if raw else ""
         if not text.strip() and not mentioned:
             return Outcome(intent="chat"), InboxStatus.DONE
         actor = await self.identities.actor(session, msg, room)
@@ -372,6 +372,7 @@ class Dispatcher:
             actor=actor,
             classify_fn=self.classify,
             mentioned=mentioned,
+            raw=raw,
         )
         return await self.router.route(ctx), InboxStatus.DONE
 

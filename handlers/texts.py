@@ -52,6 +52,15 @@ def ack(number: str, category_name: str, place: str, due: datetime | None) -> st
     return f"收到，已登记为工单 #{number}（{category_name}{where}）。社区会尽快安排人处理{due_part}。发“查询 {number}”可看进度。"
 
 
+ACK_ITEM = "#{number}（{category}{where}）"
+ACK_ITEM_DUPLICATE = "#{number}（已有人反映，共 {supporters} 人）"
+
+
+def ack_many(items: list[str]) -> str:
+    """One reply for a leader's list: every ticket it became."""
+    return f"收到，共登记 {len(items)} 件：" + "；".join(items) + "。发“查询 工单号”可看进度。"
+
+
 def ack_urgent(number: str, category_name: str, place: str) -> str:
     where = f"｜{place}" if place else ""
     return (
