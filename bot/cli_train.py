@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.cli_common import read_jsonl
 from bot.config import ConfigError, Settings, load_settings
 from bot.understanding import model_dir, taxonomy_from_settings
 from nlp.types import INTENTS, Taxonomy
@@ -27,29 +28,22 @@ def rows_from_file(path: str, *, text_fields: tuple[str, ...], label_field: str)
     """
     rows: list[dict] = []
     has_intent = False
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
+    for n, obj in read_jsonl(path):
+        text = "。".join(str(obj[f]).strip() for f in text_fields if obj.get(f))
+        if not text:
+            continue
+        intent = obj.get("intent")
+        if intent is not None:
+            if intent not in INTENTS:
+                raise ConfigError(f"{path}:{n}: intent {intent!r} is not one of {', '.join(INTENTS)}")
+            has_intent = True
+            category = obj.get("category") if intent == "report" else None
+        else:
+            category = obj.get(label_field)
+            if not category:
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-            text = "。".join(str(obj[f]).strip() for f in text_fields if obj.get(f))
-            if not text:
-                continue
-            intent = obj.get("intent")
-            if intent is not None:
-                if intent not in INTENTS:
-                    raise ConfigError(f"{path}:{n}: intent {intent!r} is not one of {', '.join(INTENTS)}")
-                has_intent = True
-                category = obj.get("category") if intent == "report" else None
-            else:
-                category = obj.get(label_field)
-                if not category:
-                    continue
-                intent = "report"
-            rows.append({"text": text, "intent": intent, "category": category})
+            intent = "report"
+        rows.append({"text": text, "intent": intent, "category": category})
     if not rows:
         raise ConfigError(f"{path}: no labelled rows (need text and either intent or {label_field})")
     return rows, "intent and category" if has_intent else f"categories from '{label_field}'"

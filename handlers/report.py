@@ -227,18 +227,7 @@ class ReportHandler:
         problems = await self._problems(ctx)
         if len(problems) >= 2:
             return await self._file_many(ctx, problems)
-        filed = await self.intake.intake(
-            ctx.session,
-            c=c,
-            text=ctx.text,
-            raw_text=ctx.msg.text,
-            actor=ctx.actor,
-            room=ctx.room,
-            room_id=ctx.msg.room_id,
-            source="wechat",
-            now=ctx.now,
-            inbox_message_id=ctx.msg.message_id,
-        )
+        filed = await self._file(ctx, c, ctx.text, ctx.msg.text)
         t = filed.ticket
         if filed.duplicate:
             status = texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of)
@@ -249,18 +238,30 @@ class ReportHandler:
         replies: list[Reply] = []
         if c.urgent:
             replies.append(Reply.to(ctx.msg, texts.ack_urgent(t.number, category_name, place)))
-            replies.extend(
-                await self.intake.committee_alert(
-                    ctx.session,
-                    t,
-                    origin=ctx.msg.room_topic or "私聊",
-                    reporter=ctx.actor.name,
-                    exclude_room_id=ctx.msg.room_id,
-                )
-            )
+            replies.extend(await self._push(ctx, t))
         elif self.ack:
             replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at)))
         return Outcome(replies=replies, intent="report", ticket_number=t.number)
+
+    async def _file(self, ctx: Context, c: Classification, text: str, raw_text: str) -> Filed:
+        return await self.intake.intake(
+            ctx.session,
+            c=c,
+            text=text,
+            raw_text=raw_text,
+            actor=ctx.actor,
+            room=ctx.room,
+            room_id=ctx.msg.room_id,
+            source="wechat",
+            now=ctx.now,
+            inbox_message_id=ctx.msg.message_id,
+        )
+
+    async def _push(self, ctx: Context, t: TicketRow) -> list[Reply]:
+        """The urgent push to the committee rooms (not back into the room it came from)."""
+        return await self.intake.committee_alert(
+            ctx.session, t, origin=ctx.msg.room_topic or "私聊", reporter=ctx.actor.name, exclude_room_id=ctx.msg.room_id
+        )
 
     async def _problems(self, ctx: Context) -> list[tuple[str, Classification]]:
         """The separate problems of a leader's list ("1.… 2.…", one per line, "；", "还有…"), each classified on
@@ -280,29 +281,13 @@ class ReportHandler:
         replies: list[Reply] = []
         numbers: list[str] = []
         for text, c in problems:
-            filed = await self.intake.intake(
-                ctx.session,
-                c=replace(c, intent="report", decision="ticket"),
-                text=text,
-                raw_text=text,
-                actor=ctx.actor,
-                room=ctx.room,
-                room_id=ctx.msg.room_id,
-                source="wechat",
-                now=ctx.now,
-                inbox_message_id=ctx.msg.message_id,
-            )
+            filed = await self._file(ctx, replace(c, intent="report", decision="ticket"), text, text)
             t = filed.ticket
             numbers.append(t.number)
             name = filed.category.name if filed.category else self.intake.taxonomy.name_of(t.category)
             items.append(_ack_item(filed, name, c.location.describe()))
             if c.urgent and not filed.duplicate:
-                replies.extend(
-                    await self.intake.committee_alert(
-                        ctx.session, t, origin=ctx.msg.room_topic or "私聊", reporter=ctx.actor.name,
-                        exclude_room_id=ctx.msg.room_id,
-                    )
-                )
+                replies.extend(await self._push(ctx, t))
         if self.ack or any(c.urgent for _, c in problems):
             replies.insert(0, Reply.to(ctx.msg, texts.ack_many(items)))
         return Outcome(replies=replies, intent="report", ticket_number=numbers[0])
