@@ -88,6 +88,10 @@ def decide(sig: Signals) -> Decision:
     e = sig.evidence
     s = e.strength()
     lean = sig.lean
+    # "已经修好了" silences, unless a long complaint only mentions a past fix on its way.
+    done = sig.done and not (e.length > LONG_CHAT and _strong(e))
+    if lean == "query" and done:
+        return "none"  # "上次反映的树枝已经剪了": said it is solved, asks nothing
     if lean == "query":
         if (
             e.length > QUERY_LONG
@@ -98,10 +102,10 @@ def decide(sig: Signals) -> Decision:
             lean = "report"  # a long complaint that mentions replies and progress on the way
         else:
             return "reply"
-    if sig.urgent and not sig.done and not e.chatstyle and (e.core or s >= 3.0):
+    if sig.urgent and not done and not e.chatstyle and (e.core or s >= 3.0):
         return "ticket"  # danger to people now, told plainly: never left to the lexicons' lean
     if lean == "chat":
-        if sig.done:
+        if done:
             return "none"
         # The lexicon's chat evidence (notices, thanks, small talk) against the evidence of a problem; a
         # long message carries incidental notice words, so there chat must clearly outweigh it.
@@ -113,6 +117,8 @@ def decide(sig: Signals) -> Decision:
         if s >= REVIEW_ANY or _complaint_form(e, sig.chat):
             return "review"
         return "none"
+    if done or (sig.chat >= REVIEW_TOPIC and sig.chat >= s):
+        return "none"  # the lexicons leaned to a report, but it is solved, a notice, or small talk after all
     if _strong(e):
         return "ticket"
     if (

@@ -29,6 +29,7 @@ KINDS = (
     "salutation",
     "chatstyle",
     "chatparticle",
+    "hypothetical",
     "negation",
 )
 _BIT = {k: 1 << i for i, k in enumerate(KINDS)}
@@ -77,6 +78,7 @@ class Evidence:
     salutation: int = 0
     chatstyle: int = 0
     chatparticle: int = 0
+    hypothetical: int = 0
     negation: int = 0
     building: bool = False  # a building, unit or estate named (the entity extractor)
     about: float = 0.0  # the best problem-about-thing link (ABOUT_WEIGHT), 0 when there is none
@@ -90,7 +92,10 @@ class Evidence:
 
     @property
     def core(self) -> bool:
-        """A problem clearly about something a community handles, or a concrete request about one."""
+        """A problem clearly about something a community handles, or a concrete request about one (and, in a
+        short message, not one only feared)."""
+        if self.hypothetical and self.length < 60 and not self.request:
+            return False
         return self.issue > 0 or self.about >= 1.5 or self.concrete_request
 
     def strength(self) -> float:
@@ -108,6 +113,8 @@ class Evidence:
         if self.length >= 60 and (self.problem or self.request) and not self.chatstyle:
             s += 0.5 if self.length < 120 else 1.5
         s -= min(1.0 * self.chatstyle + 0.5 * self.chatparticle, 3.0)
+        if self.hypothetical and self.length < 60 and not self.request:
+            s -= 1.5  # "万一停电", "要是电梯停了": feared, not happening
         return s
 
     def as_dict(self) -> dict[str, float | int | bool]:
