@@ -137,6 +137,10 @@ async def _decisions(settings, texts: list[str], *, use_model: bool) -> list[str
         await u.close()
 
 
+def _ticketed(texts: list[str], decisions: list[str]) -> list[str]:
+    return [t for t, d in zip(texts, decisions, strict=True) if d == "ticket"]
+
+
 def _share(decisions: list[str], *kinds: str) -> float:
     return sum(d in kinds for d in decisions) / max(1, len(decisions))
 
@@ -171,6 +175,7 @@ def run() -> dict[str, Any]:
                 "half_b_review_share": round(_share(b, "review"), 5),
                 "fj4_ticket_or_review": round(_share(r, "ticket", "review"), 4),
                 "ours_ticket_or_review": round(_share(o, "ticket", "review"), 4),
+                "half_b_ticketed": _ticketed(half_b, b),
             }
         before, after = out["before"]["half_b_tickets"], out["after"]["half_b_tickets"]
         out["false_tickets_fall"] = round(1 - after / before, 3) if before else None
@@ -200,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{when:6s} half B tickets {w['half_b_tickets']} ({w['half_b_ticket_share']:.3%}), held "
               f"{w['half_b_review_share']:.2%}; reports still taken (ticket or review): fj4 {w['fj4_ticket_or_review']:.3f}, "
               f"ours {w['ours_ticket_or_review']:.3f}")
+    print("still filed after training (half B): " + " | ".join(t[:40] for t in out["after"]["half_b_ticketed"]))
     fall = out["false_tickets_fall"]
     print(f"false tickets on half B fell by {fall:.0%}" if fall is not None else "no false tickets on half B before")
     return 0

@@ -77,6 +77,17 @@ def load_model(settings: Settings, taxonomy: Taxonomy, processor: TextProcessor)
     return m
 
 
+def model_learnt_from_staff(settings: Settings) -> bool:
+    """Whether the trained model was fitted on staff's decisions (`linju train --from-tickets`): then it knows
+    what staff marked 误报 here and has a say on every ticket, not only on those the rules are unsure of."""
+    from nlp import model as statmodel
+
+    try:
+        return statmodel.read_metadata(model_dir(settings)).get("source") == "tickets"
+    except statmodel.ModelError:
+        return False
+
+
 def build_llm(settings: Settings, taxonomy: Taxonomy, names: Sequence[str] = ()):
     """The LLM stage when llm.base_url and llm.model are set, else None (and nothing else changes).
 
@@ -122,6 +133,7 @@ async def build_understanding(settings: Settings, *, use_model: bool = True, use
     cascade = Cascade(
         rules,
         model=model,
+        model_reviews_tickets=model is not None and model_learnt_from_staff(settings),
         late=llm,
         thresholds=CascadeThresholds(
             rules_confident=c.rules_confident, model_confident=c.model_confident, late_below=c.llm_below

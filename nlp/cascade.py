@@ -108,12 +108,14 @@ class Cascade:
         rules: RulesStage,
         *,
         model: Any | None = None,
+        model_reviews_tickets: bool = False,
         late: LateStage | None = None,
         thresholds: CascadeThresholds = CascadeThresholds(),
         memo_size: int = 4096,
     ) -> None:
         self.rules = rules
         self.model = model
+        self.model_reviews_tickets = model_reviews_tickets
         self.late = late
         self.thresholds = thresholds
         self.memo_size = memo_size
@@ -134,9 +136,13 @@ class Cascade:
         return answer
 
     def _asks_model(self, rule: Classification) -> bool:
-        """The model has a say on every ticket and candidate (it knows what staff rejected), and on the
-        rest when the rules are unsure."""
-        return rule.decision in ("ticket", "review") or rule.confidence < self.thresholds.rules_confident
+        """The model has a say on every candidate and wherever the rules are unsure, tickets included. A model
+        trained on staff's decisions (`model_reviews_tickets`: it knows what they marked 误报 here) is asked
+        about every ticket; one trained from a file only where the rules are unsure, since its jieba pass
+        costs more than the rules themselves on a report-heavy stream."""
+        if rule.decision == "review" or rule.confidence < self.thresholds.rules_confident:
+            return True
+        return self.model_reviews_tickets and rule.decision == "ticket"
 
     def classify_sync(self, text: str) -> Classification:
         rule = self.rules.classify(text)

@@ -95,3 +95,26 @@ def test_a_decision_must_go_with_its_intent():
     assert Classification(intent="query").decision == "reply"
     with pytest.raises(ValueError):
         Classification(intent="chat", decision="ticket")
+
+
+class _Model:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def predict(self, texts):
+        self.asked.extend(texts)
+        return [_Pred("chat", 0.99) for _ in texts]
+
+
+class _SureTicket:
+    def classify(self, text: str) -> Classification:
+        return Classification(intent="report", category="repair", confidence=0.95, decision="ticket")
+
+
+def test_a_model_trained_on_staff_decisions_reviews_every_ticket_one_from_a_file_only_unsure_ones():
+    from nlp.cascade import Cascade
+
+    staff_taught, file_taught = _Model(), _Model()
+    assert Cascade(_SureTicket(), model=staff_taught, model_reviews_tickets=True).classify_sync("x").decision == "none"
+    assert Cascade(_SureTicket(), model=file_taught).classify_sync("x").decision == "ticket"
+    assert staff_taught.asked == ["x"] and file_taught.asked == []
