@@ -30,8 +30,10 @@ REVIEW_TOPIC_STRONG = 4.0
 # words must carry twice the evidence of a problem to keep the bot silent.
 LONG_CHAT = 80
 LONG_CHAT_RATIO = 2.0
-# Where the lexicons lean to chat, a ticket needs this much more evidence than the chat words carry.
+# Where the lexicons lean to chat, a ticket needs this much more evidence than the chat words carry; where
+# they lean to a report, chat words this strong that outweigh the evidence still silence it.
 CHAT_OUTWEIGHED = 4.0
+CHAT_CLEAR = 3.0
 # A long message with evidence of a problem and no ticket number is a report even when it also asks about
 # progress ("反映多次至今未答复"): it cannot be answered as a query, and staff should see it. Unless it points
 # back at the sender's own earlier report ("我上个月在群里报了…这个单子现在什么状态").
@@ -117,7 +119,7 @@ def decide(sig: Signals) -> Decision:
         if s >= REVIEW_ANY or _complaint_form(e, sig.chat):
             return "review"
         return "none"
-    if done or (sig.chat >= REVIEW_TOPIC and sig.chat >= s):
+    if done or (sig.chat >= CHAT_CLEAR and sig.chat >= s):
         return "none"  # the lexicons leaned to a report, but it is solved, a notice, or small talk after all
     if _strong(e):
         return "ticket"
