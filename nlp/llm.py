@@ -1,8 +1,9 @@
 """The LLM stage of the cascade: asks an OpenAI-compatible chat model about messages the cheaper stages doubt.
 
-The stage is handed a ready client (built in bot/), sees only the redacted message, and returns a
-Classification built from five validated fields or None, in which case the cheaper stages' answer stands.
-Nothing else in a reply can have an effect: the model cannot call tools, file, close or change anything.
+The stage is handed a ready client (built in bot/), sends only the redacted message (at most MAX_CHARS
+characters of it), and returns a Classification built from five validated fields or None, in which case the
+cheaper stages' answer stands. Nothing else in a reply can have an effect: the model cannot call tools, file,
+close or change anything, and it cannot make a message urgent on its own (that takes the offline evidence).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nlp.entities import chinese_to_int
 from nlp.normalize import normalize
-from nlp.redact import redact
+from nlp.privacy import Privacy
 from nlp.summary import MAX_CHARS, summarize
 from nlp.types import Classification, Taxonomy
+from nlp.urgency import is_urgent
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 CONFIDENCE = 0.9
 MAX_TOKENS = 200
 CACHE_SIZE = 10_000
+MESSAGE_CHARS = 500  # at most this much of one message leaves the machine
 
 
 # ---------------------------------------------------------------- prompt
@@ -235,6 +238,9 @@ class LLMStage:
         model: str,
         taxonomy: Taxonomy,
         names: Iterable[str] = (),
+        privacy: Privacy | None = None,
+        admit: Callable[[], bool] | None = None,
+        message_chars: int = MESSAGE_CHARS,
         timeout: float = 5.0,
         max_retries: int = 1,
         daily_budget: int = 2000,
@@ -251,7 +257,9 @@ class LLMStage:
         self.model = model
         self.taxonomy = taxonomy
         self._codes = frozenset(taxonomy.codes())
-        self._names = tuple(n for n in names if n)
+        self.privacy = privacy if privacy is not None else Privacy(names)
+        self._admit = admit
+        self.message_chars = max(1, min(message_chars, MESSAGE_CHARS))
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
         self.confidence = confidence
@@ -275,6 +283,8 @@ class LLMStage:
                 "skipped_breaker",
                 "requests",
                 "invalid_answers",
+                "skipped_limit",
+                "urgent_unconfirmed",
             ),
             0,
         )
@@ -282,12 +292,12 @@ class LLMStage:
     # -- public
 
     def redact(self, text: str) -> str:
-        """Exactly what would leave the machine for this text."""
-        return redact(text, self._names)
+        """Exactly what would leave the machine for this text: redacted, then cut to `message_chars`."""
+        return self.privacy.redact(text)[: self.message_chars]
 
     def set_names(self, names: Iterable[str]) -> None:
         """Replace the people's names to redact (e.g. after a roster import)."""
-        self._names = tuple(n for n in names if n)
+        self.privacy.set_names(names)
 
     async def refine(self, text: str, current: Classification) -> Classification | None:
         key = self.redact(text)
@@ -298,6 +308,9 @@ class LLMStage:
             self._cache.move_to_end(key)
             self._stats["cache_hits"] += 1
         else:
+            if self._admit is not None and not self._admit():
+                self._stats["skipped_limit"] += 1  # this sender or room has had its share for now
+                return None
             answer = await self._ask(key)
             if answer is None:
                 return None
@@ -426,13 +439,17 @@ class LLMStage:
         alternatives: tuple[str, ...] = ()
         if report and current.intent == "report" and current.category and current.category != category:
             alternatives = (current.category,)
+        # Urgency needs the offline evidence (danger words in the message itself): a message that talks the
+        # model into "urgent" (a prompt injection) would otherwise push to the committee at will.
+        offline = current.urgent or is_urgent(text)
+        if report and a.urgent and not offline:
+            self._stats["urgent_unconfirmed"] += 1
         return Classification(
             intent=a.intent,
             category=category,
             confidence=self.confidence,
             stage=self.stage,
-            # Missing an urgent case costs more than a false alarm: either stage may raise it.
-            urgent=report and (a.urgent or (current.intent == "report" and current.urgent)),
+            urgent=report and offline,
             location=location,
             ticket_numbers=current.ticket_numbers,
             summary=summary,
