@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     ls.set_defaults(func=cmd_list)
 
     sh = ts.add_parser("show", parents=[common], help="one ticket with its full history")
-    sh.add_argument("number", help="ticket number (0023, #0023 or 23)")
+    sh.add_argument("number", help="ticket number (3810 or #3810; leading zeros are ignored)")
     sh.set_defaults(func=cmd_show)
 
     fl = ts.add_parser("failed", parents=[common], help="messages whose handling failed (kept, retried at start)")
@@ -50,8 +50,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         parents=[common],
         help="change a ticket as staff would in chat",
         description="Same rules and events as the chat commands; the reporter's room is told when the bot runs. "
-        "Examples: update 0023 assign 物业 · update 0023 resolve 已疏通 · update 0031 merge 0023 · "
-        "update 0023 reclassify 排水",
+        "Examples: update 3810 assign 物业 · update 3810 resolve 已疏通 · update 3811 merge 3810 · "
+        "update 3810 reclassify 排水",
     )
     up.add_argument("number", help="ticket number")
     up.add_argument("action", choices=sorted(ACTIONS), help="what to do")
@@ -118,7 +118,7 @@ def _actor(name: str | None):
     from handlers.context import Actor
 
     name = name or getpass.getuser() or "operator"
-    return Actor(id=f"shell:{name}", name=name, role="staff")
+    return Actor(id=f"shell:{name}", name=name, role="staff", communities=None)  # the operator: every community
 
 
 def _now() -> datetime:
@@ -128,8 +128,11 @@ def _now() -> datetime:
 def _number(raw: str) -> str:
     from handlers.staff import ticket_number
 
-    n = ticket_number(raw)
-    if not n.isdigit() or int(n) == 0:
+    try:
+        n = ticket_number(raw)
+    except ValueError:
+        n = "0"
+    if int(n) <= 0:
         raise ConfigError(f"not a ticket number: {raw!r}")
     return n
 

@@ -1,4 +1,4 @@
-"""Undo: the reporter takes back a wrong filing ("撤销 0023") within a short window."""
+"""Undo: the reporter takes back a wrong filing ("撤销 3810") within a short window."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 from handlers import texts
 from handlers.context import Context, Outcome
 from handlers.types import Reply
+from nlp.entities import ticket_number
 from storage import repo
 from storage.models import TicketStatus, as_utc
 
@@ -27,7 +28,7 @@ class UndoHandler:
             return None
         if not m.group(4):
             return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_USAGE)], intent="chat")
-        number = m.group(4).zfill(4)
+        number = ticket_number(m.group(4))
         ticket = await repo.get_ticket(ctx.session, number)
         if ticket is None:
             return Outcome(replies=[Reply.to(ctx.msg, texts.no_such_ticket(number))], intent="chat")
