@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts
 from handlers.context import Actor, Context, Outcome, RoomInfo
+from handlers.limits import Limits, Over, Standing
 from handlers.types import Reply
 from nlp.similarity import similarity
 from nlp.summary import summarize
@@ -186,7 +187,9 @@ class ReportHandler:
         duplicate_similarity: float = 0.3,
         ack: bool = True,
         urgent_due_hours: int = 24,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits
         self.intake = Intake(
             taxonomy=taxonomy,
             duplicate_window_days=duplicate_window_days,
@@ -201,6 +204,9 @@ class ReportHandler:
         c = await ctx.classification()
         if c.intent != "report":
             return None
+        standing = await self._standing(ctx)
+        if standing.tickets is not None:
+            return await self.hold_over_limit(ctx, standing.tickets)
         filed = await self.intake.intake(
             ctx.session,
             c=c,
@@ -221,7 +227,11 @@ class ReportHandler:
         category_name = filed.category.name if filed.category else t.category
         place = c.location.describe()
         replies: list[Reply] = []
-        if c.urgent:
+        if c.urgent and standing.urgent is not None:
+            # Filed as urgent, but not pushed: this sender or room has raised the alarm too often today.
+            replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at)))
+            replies += await self._tell_staff(ctx, standing.urgent)
+        elif c.urgent:
             replies.append(Reply.to(ctx.msg, texts.ack_urgent(t.number, category_name, place)))
             replies.extend(
                 await self.intake.committee_alert(
@@ -235,3 +245,24 @@ class ReportHandler:
         elif self.ack:
             replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at)))
         return Outcome(replies=replies, intent="report", ticket_number=t.number)
+
+    async def _standing(self, ctx: Context) -> Standing:
+        if self.limits is None or ctx.actor.is_staff:
+            return Standing()
+        return await self.limits.standing(ctx.session, sender_id=ctx.actor.id, room_id=ctx.msg.room_id, now=ctx.now)
+
+    async def hold_over_limit(self, ctx: Context, over: Over) -> Outcome:
+        """A report beyond its sender's or room's ticket limit: kept in the inbox (intent "limited"), not filed,
+        no reply in the group; staff are told once a day. The one place such reports go (a review queue
+        can take them from here)."""
+        log.info("report %s not filed: %s limit for %s reached (%s)", ctx.msg.message_id, over.what, over.scope, over.window)
+        return Outcome(replies=await self._tell_staff(ctx, over), intent="limited")
+
+    async def _tell_staff(self, ctx: Context, over: Over) -> list[Reply]:
+        assert self.limits is not None
+        who = ctx.actor.id if over.scope == "sender" else (ctx.msg.room_id or "")
+        if not self.limits.first_time(over, who):
+            return []
+        text = texts.limit_notice(over.what, over.scope, over.window, over.count, ctx.actor.name, ctx.msg.room_topic or "私聊")
+        rooms = await repo.committee_rooms(ctx.session, ctx.room.community)
+        return [Reply(text=text, room_id=r.platform_id) for r in rooms]

@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.cli_train import rows_from_tickets
 from bot.config import load_settings
 from bot.understanding import build_understanding, model_dir
-from tests.support import DEFAULT_CONFIG, REPO, FakeChannel
+from tests.support import DEFAULT_CONFIG, REPO, FakeChannel, make_settings
 
 FRESH = REPO / "tests" / "nlp" / "data" / "fresh_messages.jsonl"
 
@@ -94,7 +94,7 @@ def test_bad_training_input_is_a_clear_error(config, tmp_path, capsys):
 async def test_a_staff_reclassification_changes_what_from_tickets_learns(tmp_path):
     from bot.app import App
 
-    settings = load_settings(DEFAULT_CONFIG, data_dir=tmp_path)
+    settings = make_settings(tmp_path)  # staff and rooms by the ids FakeChannel gives them
     chat = FakeChannel()
     app = App(settings, channel=chat)
     await app.start()

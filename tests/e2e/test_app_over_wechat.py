@@ -23,7 +23,7 @@ async def app(harness, tmp_path, monkeypatch):
     monkeypatch.setenv("WECHATY_PUPPET_SERVICE_ENDPOINT", harness.grpc_endpoint)
     monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", harness.token)
     monkeypatch.setenv("LINJU_CHANNEL", "wechaty")
-    settings = make_settings(tmp_path)
+    settings = harness.bind(make_settings(tmp_path, ids=False))
     assert settings.channel == "wechaty"
     clear_wechaty_pools()
     channel = WechatyChannel(bot_name=settings.bot.name, data_dir=settings.data_dir)

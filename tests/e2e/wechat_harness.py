@@ -137,6 +137,17 @@ class Harness:
         if health["grpc"] != "running":
             await self.start_server()
 
+    def bind(self, settings: Any) -> Any:
+        """Settings with the harness's rooms and staff bound by their platform ids, as an operator binds them."""
+        rooms = {r["topic"]: r["id"] for r in self.rooms.values()}
+        for community in settings.communities:
+            for room in community.rooms:
+                room.id = rooms.get(room.name, room.id)
+        people = {c["name"]: c["id"] for c in self.contacts.values()}
+        for staff in settings.staff:
+            staff.wechat_id = people.get(staff.name or "", staff.wechat_id)
+        return settings
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(encoding="utf-8").splitlines()[-lines:])

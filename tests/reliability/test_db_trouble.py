@@ -275,7 +275,7 @@ async def start_app(settings, *, exploding: Exploding | None = None) -> tuple[Ap
     with pytest.MonkeyPatch.context() as mp:
         if exploding is not None:
             build = bot_app.build_router
-            mp.setattr(bot_app, "build_router", lambda s, u: Router([exploding, *build(s, u).handlers]))
+            mp.setattr(bot_app, "build_router", lambda *a, **k: Router([exploding, *build(*a, **k).handlers]))
         await app.start()
     return app, channel
 
