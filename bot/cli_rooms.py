@@ -55,10 +55,11 @@ async def _with_db(settings: Settings, body) -> int:
         await engine.dispose()
 
 
-def _configured_ids(settings: Settings) -> dict[str, str]:
-    ids = {r.id: r.name for c in settings.communities for r in c.rooms if r.id}
-    ids.update({rid: rid for rid in settings.schedule.subdistrict_rooms})
-    return ids
+def _configured_ids(settings: Settings) -> set[str]:
+    """The room ids config.yaml binds (on the console: the rooms' names)."""
+    from bot.rooms import capabilities_for, configured_rooms
+
+    return set(configured_rooms(settings, capabilities_for(settings))[0])
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -87,11 +88,8 @@ def cmd_bind(args: argparse.Namespace) -> int:
     async def body(session, settings: Settings) -> int:
         from storage import repo
 
-        configured = _configured_ids(settings)
-        if args.room_id in configured:
-            raise ConfigError(
-                f"room {args.room_id} is configured in config.yaml ({configured[args.room_id]}); change it there"
-            )
+        if args.room_id in _configured_ids(settings):
+            raise ConfigError(f"room {args.room_id} is configured in config.yaml; change it there")
         known = {c.name for c in settings.communities} | {settings.default_community, ""}
         if community not in known:
             raise ConfigError(f"no community {community!r} in config.yaml (known: {', '.join(sorted(known - {''}))})")

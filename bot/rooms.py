@@ -45,7 +45,12 @@ def configured_rooms(settings: Settings, caps: Capabilities) -> tuple[dict[str, 
 
 
 def organisation_from(settings: Settings, caps: Capabilities) -> Organisation:
-    rooms, unbound = configured_rooms(settings, caps)
+    rooms, _ = configured_rooms(settings, caps)
+    named = {
+        r.name: RoomInfo(community=c.name, kind=r.kind, area=r.area, grp=r.group)
+        for c in settings.communities
+        for r in c.rooms
+    }
     staff: dict[str, frozenset[str] | None] = {}
     for s in settings.staff:
         scope = None if s.subdistrict_wide else frozenset(s.communities or [settings.default_community])
@@ -58,7 +63,7 @@ def organisation_from(settings: Settings, caps: Capabilities) -> Organisation:
         default_community=settings.default_community,
         ignore_unknown_rooms=settings.ignore_unknown_rooms,
         staff=staff,
-        unbound=unbound,
+        named=named,
         names_are_ids=not caps.ids_trustworthy,
     )
 

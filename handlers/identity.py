@@ -26,14 +26,15 @@ class Organisation:
 
     A room is a committee room, and a person staff, only by id: anyone can name a group "书院路社区两委群"
     or themselves "刘主任". On a channel whose ids are the names typed (the console) names are ids, so the
-    mappings hold names there. `unbound` are configured rooms with no id yet, by name, to say how to bind them.
+    mappings hold names there. `named` are the configured rooms by name, to tell the operator (once) when an
+    unbound room carries one of those names, and how to bind it if it is that room.
     """
 
     rooms: Mapping[str, RoomInfo]
     default_community: str
     ignore_unknown_rooms: bool = False
     staff: Mapping[str, Scope] = field(default_factory=dict)
-    unbound: Mapping[str, RoomInfo] = field(default_factory=dict)
+    named: Mapping[str, RoomInfo] = field(default_factory=dict)
     names_are_ids: bool = False
 
 
@@ -100,13 +101,13 @@ class Identities:
         self._recorded[room_id] = (topic, mono)
 
     def _say_how_to_bind(self, room_id: str, topic: str) -> None:
-        like = self.org.unbound.get(topic)
+        like = self.org.named.get(topic)
         if like is None or room_id in self._told:
             return
         self._told.add(room_id)
         log.warning(
             "room %r (%s) is named like the configured %s room of %s, but rooms are known by id, not name: it is "
-            "an ordinary room. If it is that room, add `id: %s` to it in config.yaml or run "
+            "an ordinary room. If it is that room, give it `id: %s` in config.yaml or run "
             "`linju rooms bind %s --kind %s --community %s`",
             topic, room_id, like.kind, like.community, room_id, room_id, like.kind, like.community,
         )

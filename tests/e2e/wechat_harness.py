@@ -117,6 +117,17 @@ class Harness:
         await asyncio.sleep(seconds)
         return await self.sent(since)
 
+    async def rename_room(self, room: str, topic: str, *, by: str | None = None) -> None:
+        """A member renames room `room` (a key of `rooms`): the puppet emits room-topic, as WeChat does."""
+        body = {"room": self.rooms[room]["id"], "topic": topic}
+        if by is not None:
+            body["by"] = self.contacts[by]["id"]
+        await self.request("POST", "/room/topic", body)
+
+    async def rename_contact(self, who: str, name: str) -> None:
+        """Contact `who` (a key of `contacts`) takes another display name."""
+        await self.request("POST", "/contact/name", {"contact": self.contacts[who]["id"], "name": name})
+
     async def stop_server(self) -> None:
         await self.request("POST", "/server/stop")
 

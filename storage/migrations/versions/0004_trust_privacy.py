@@ -67,7 +67,7 @@ def _numbers_as_integers(conn) -> None:
         conn.execute(sa.text("UPDATE inbox SET ticket_number = :new WHERE ticket_number = :old"), {"new": new, "old": old})
         conn.execute(
             sa.text(
-                "INSERT INTO ticket_event (ticket_id, at, actor_id, actor_name, action, note) "
+                "INSERT INTO ticketevent (ticket_id, at, actor_id, actor_name, action, note) "
                 "VALUES (:id, :at, 'migration', '系统', 'renumber', :note)"
             ),
             {"id": ticket_id, "at": now, "note": f"原工单号 #{old} 与另一工单重号，改为 #{new}"},
