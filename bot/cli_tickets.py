@@ -45,6 +45,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     fl.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     fl.set_defaults(func=cmd_failed)
 
+    hd = ts.add_parser("held", parents=[common], help="reports held back by the limits (kept, not filed), newest first")
+    hd.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    hd.set_defaults(func=cmd_held)
+
     up = ts.add_parser(
         "update",
         parents=[common],
@@ -194,6 +198,20 @@ def cmd_failed(args: argparse.Namespace) -> int:
             print(f"    text:  {r.text[:80]}")
             print(f"    error: {(r.error or '').splitlines()[0][:200] if r.error else '-'}")
         print(f"{len(rows)} failed message(s); each is retried at the next start, up to five attempts")
+        return 0
+
+    return _run(args, body)
+
+
+def cmd_held(args: argparse.Namespace) -> int:
+    async def body(session, *, settings, taxonomy, understanding) -> int:
+        from storage import messages
+
+        rows = await messages.held_messages(session, limit=args.limit)
+        for r in rows:
+            when = r.received_at.strftime("%Y-%m-%d %H:%M") if r.received_at else "-"
+            print(f"{r.message_id}  {when}  {r.room_topic or '私聊'}  {r.sender_name}  {r.text[:80]}")
+        print(f"{len(rows)} held message(s); file one with: linju tickets add TEXT", file=sys.stderr)
         return 0
 
     return _run(args, body)

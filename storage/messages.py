@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlmodel import col
 from sqlmodel import select as orm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -175,10 +175,6 @@ async def held_messages(session: AsyncSession, *, limit: int = 50) -> Sequence[I
     """Messages kept for staff instead of being filed (over a limit), newest first."""
     stmt = orm_select(Inbox).where(Inbox.intent == "limited").order_by(col(Inbox.id).desc()).limit(limit)
     return (await session.exec(stmt)).all()
-
-
-async def inbox_size(session: AsyncSession) -> int:
-    return (await session.exec(orm_select(func.count()).select_from(Inbox))).one()
 
 
 # ---------------------------------------------------------------- outbox

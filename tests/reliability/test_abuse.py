@@ -137,3 +137,31 @@ async def test_a_prompt_injection_cannot_make_a_report_urgent(llm_app, fake_llm)
     replies = await chat.say(gas, sender="王贵宝", room=LEADERS)
     assert [r for r in to_committee(replies) if "【紧急】" in r.text]
     assert stage.stats()["urgent_unconfirmed"] == 1
+
+
+def test_held_reports_are_listed_for_staff_from_the_shell(tmp_path, capsys):
+    """What the limits held back stays visible: `linju tickets held` lists it with its text."""
+    import asyncio
+
+    from bot.cli import main
+    from bot.config import load_settings
+    from tests.reliability.support import write_config
+
+    config = write_config(tmp_path, limits={"sender": {"tickets_per_hour": 1}})
+
+    async def flood() -> None:
+        chat = FakeChannel()
+        app = App(load_settings(config), channel=chat)
+        await app.start()
+        try:
+            for b in (1, 2, 3):
+                await chat.say(f"{b}栋楼道灯坏了", sender=FLOODER, room=LEADERS)
+        finally:
+            await app.stop()
+
+    asyncio.run(flood())
+    capsys.readouterr()
+    assert main(["tickets", "held", "--config", str(config)]) == 0
+    out = capsys.readouterr()
+    assert "3栋楼道灯坏了" in out.out and "2栋楼道灯坏了" in out.out and "1栋" not in out.out
+    assert "2 held message(s)" in out.err
