@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from tests.e2e.wechat_harness import Harness, HarnessError, start_harness, stop_harness
-from tests.support import FakeChannel, make_settings, pg_available, pg_database
+from tests.llm.fake_server import FakeLLM
+from tests.support import FakeChannel, make_settings, pg_available, pg_database, running_app
 
 _PG: bool | None = None
 
@@ -53,21 +54,23 @@ def settings(tmp_path):
 @pytest.fixture
 async def app(settings):
     """The real app (config → router → storage) on a fake channel and a SQLite file."""
-    from bot.app import App
-
-    channel = FakeChannel()
-    application = App(settings, channel=channel)
-    await application.start()
-    application.fake = channel  # type: ignore[attr-defined]
-    try:
+    async with running_app(settings) as application:
         yield application
-    finally:
-        await application.stop()
 
 
 @pytest.fixture
 def chat(app) -> FakeChannel:
     return app.fake
+
+
+@pytest.fixture
+def fake_llm():
+    """A chat-completions server on loopback (tests/llm/fake_server.py) for the real openai client."""
+    server = FakeLLM().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------- the Wechaty puppet harness
@@ -113,6 +116,17 @@ async def harness(harness_process: Harness, request: pytest.FixtureRequest):
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         print(f"--- harness log (tail) ---\n{harness_process.log_tail()}")
+
+
+@pytest.fixture
+def wechat_settings(harness, tmp_path, monkeypatch):
+    """Settings for `linju run` on the wechaty channel against the harness, its rooms and staff bound by id."""
+    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_ENDPOINT", harness.grpc_endpoint)
+    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", harness.token)
+    monkeypatch.setenv("LINJU_CHANNEL", "wechaty")
+    settings = harness.bind(make_settings(tmp_path, ids=False))
+    assert settings.channel == "wechaty"
+    return settings
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

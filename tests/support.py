@@ -95,6 +95,28 @@ class FakeChannel:
         return self.sent[before:]
 
 
+@asynccontextmanager
+async def running_app(settings: Settings, *, channel: Any = None, clock: Any = None) -> AsyncIterator[Any]:
+    """The real app started on `channel` (a new FakeChannel by default, as `app.fake`); stopped afterwards."""
+    from bot.app import App
+
+    channel = channel if channel is not None else FakeChannel()
+    app = App(settings, channel=channel, clock=clock) if clock is not None else App(settings, channel=channel)
+    await app.start()
+    app.fake = channel
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+def llm_settings(tmp: Path, fake_llm: Any, monkeypatch: Any, **overrides: Any) -> Settings:
+    """Settings whose LLM stage is the fake server, asked about every message the rules are not certain of."""
+    monkeypatch.setenv("LINJU_LLM__API_KEY", "sk-test")
+    llm = {"base_url": fake_llm.url, "model": "fake", "timeout_seconds": 2, "daily_budget": 10_000}
+    return make_settings(tmp, llm={**llm, **overrides.pop("llm", {})}, classifier={"llm_below": 1.0}, **overrides)
+
+
 async def pg_available() -> bool:
     import asyncpg
 

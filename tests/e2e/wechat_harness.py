@@ -166,6 +166,25 @@ class Harness:
             return "(no harness log)"
 
 
+@contextlib.asynccontextmanager
+async def running_wechat_app(settings: Any, *, clock: Any = None) -> Any:
+    """The app as `linju run` builds it with `channel: wechaty` (endpoint and token from the environment),
+    logged in to the harness; stopped afterwards."""
+    from bot.app import App
+    from bot.channels.wechaty_channel import WechatyChannel, clear_wechaty_pools
+
+    clear_wechaty_pools()
+    channel = WechatyChannel(bot_name=settings.bot.name, data_dir=settings.data_dir)
+    channel.retry_initial, channel.retry_max = 0.2, 1.0
+    app = App(settings, channel=channel, clock=clock) if clock is not None else App(settings, channel=channel)
+    await asyncio.wait_for(app.start(), 30)
+    await channel.wait_ready(10)
+    try:
+        yield app
+    finally:
+        await asyncio.wait_for(app.stop(), 15)
+
+
 def start_harness(node: str, log_path: Path) -> Harness:
     """Start server.js on free loopback ports and wait (bounded) for its readiness line."""
     if not (HARNESS_DIR / "node_modules" / "wechaty-puppet-service").is_dir():

@@ -8,31 +8,17 @@ import json
 
 import pytest
 
-from bot.app import App
 from storage.roster import import_rows
 from tests.privacy.check import leaked
 from tests.privacy.corpus import CASES, ROSTER
-from tests.support import FakeChannel, make_settings
+from tests.support import llm_settings, running_app
 
 
 @pytest.fixture
 async def app(tmp_path, fake_llm, monkeypatch):
     """Every message the rules are less than certain of goes to the LLM; no per-sender limits in the way."""
-    monkeypatch.setenv("LINJU_LLM__API_KEY", "sk-test")
-    settings = make_settings(
-        tmp_path,
-        llm={"base_url": fake_llm.url, "model": "fake", "timeout_seconds": 2, "daily_budget": 10_000},
-        classifier={"llm_below": 1.0},
-        limits={"enabled": False},
-    )
-    chat = FakeChannel()
-    application = App(settings, channel=chat)
-    await application.start()
-    application.fake = chat  # type: ignore[attr-defined]
-    try:
+    async with running_app(llm_settings(tmp_path, fake_llm, monkeypatch, limits={"enabled": False})) as application:
         yield application
-    finally:
-        await application.stop()
 
 
 async def import_roster(app, names) -> None:

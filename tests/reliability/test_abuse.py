@@ -9,10 +9,9 @@ import re
 import pytest
 from sqlmodel import select
 
-from bot.app import App
 from storage.models import Inbox, Ticket
-from tests.llm.fake_server import FakeLLM, message_of
-from tests.support import FakeChannel, make_settings
+from tests.llm.fake_server import message_of
+from tests.support import llm_settings, make_settings, running_app
 
 NUMBER = re.compile(r"#(\d{4,})")
 LEADERS = "松涛里邻长群"
@@ -50,18 +49,13 @@ async def test_a_flood_of_reports_from_one_member_is_kept_not_filed_and_staff_ar
 async def test_a_room_flooded_by_many_members_is_limited_too(tmp_path):
     settings = make_settings(tmp_path)
     settings.limits.room.tickets_per_hour = 12
-    chat = FakeChannel()
-    app = App(settings, channel=chat)
-    await app.start()
-    try:
+    async with running_app(settings) as app:
         said = []
         for i in range(30):
-            said += await chat.say(f"{i + 1}栋路灯坏了", sender=f"邻居{i % 6}", room=LEADERS)
+            said += await app.fake.say(f"{i + 1}栋路灯坏了", sender=f"邻居{i % 6}", room=LEADERS)
         assert len([r for r in said if r.room_id != COMMITTEE_ID]) == 12
         [told] = to_committee(said)
         assert f"“{LEADERS}”一小时内" in told.text
-    finally:
-        await app.stop()
 
 
 async def test_a_flood_of_alarms_files_them_but_pushes_only_so_many(app, chat):
@@ -80,32 +74,12 @@ async def test_a_flood_of_alarms_files_them_but_pushes_only_so_many(app, chat):
 
 
 @pytest.fixture
-def fake_llm():
-    server = FakeLLM().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 async def llm_app(tmp_path, fake_llm, monkeypatch):
-    """The app with every message the rules are unsure of sent to the fake LLM server."""
-    monkeypatch.setenv("LINJU_LLM__API_KEY", "sk-test")
-    settings = make_settings(
-        tmp_path,
-        llm={"base_url": fake_llm.url, "model": "fake", "timeout_seconds": 2, "daily_budget": 200},
-        classifier={"llm_below": 1.0},
-    )
+    """The app with every message the rules are unsure of sent to the fake LLM server; five calls a member."""
+    settings = llm_settings(tmp_path, fake_llm, monkeypatch, llm={"daily_budget": 200})
     settings.limits.sender.llm_per_hour = settings.limits.sender.llm_per_day = 5
-    chat = FakeChannel()
-    app = App(settings, channel=chat)
-    await app.start()
-    app.fake = chat  # type: ignore[attr-defined]
-    try:
+    async with running_app(settings) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 async def test_one_member_cannot_spend_everyones_llm_budget(llm_app, fake_llm):
@@ -150,14 +124,9 @@ def test_held_reports_are_listed_for_staff_from_the_shell(tmp_path, capsys):
     config = write_config(tmp_path, limits={"sender": {"tickets_per_hour": 1}})
 
     async def flood() -> None:
-        chat = FakeChannel()
-        app = App(load_settings(config), channel=chat)
-        await app.start()
-        try:
+        async with running_app(load_settings(config)) as app:
             for b in (1, 2, 3):
-                await chat.say(f"{b}栋楼道灯坏了", sender=FLOODER, room=LEADERS)
-        finally:
-            await app.stop()
+                await app.fake.say(f"{b}栋楼道灯坏了", sender=FLOODER, room=LEADERS)
 
     asyncio.run(flood())
     capsys.readouterr()

@@ -4,7 +4,6 @@ room and sender ids, so he gets none of them; renaming the real committee room c
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from datetime import UTC, datetime
@@ -12,12 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from bot.app import App
-from bot.channels.wechaty_channel import WechatyChannel, clear_wechaty_pools
 from handlers import texts
 from storage.models import Inbox, Room, Ticket, TicketEvent
-from tests.e2e.wechat_harness import eventually
-from tests.support import make_settings
+from tests.e2e.wechat_harness import eventually, running_wechat_app
 
 NUMBER = re.compile(r"#(\d{4,})")
 COMMITTEE_NAME = "书院路社区两委群"
@@ -34,22 +30,10 @@ class Clock:
 
 
 @pytest.fixture
-async def app(harness, tmp_path, monkeypatch):
+async def app(wechat_settings):
     """`linju run` on the wechaty channel, its rooms and staff bound by the harness's ids (as config would)."""
-    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_ENDPOINT", harness.grpc_endpoint)
-    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", harness.token)
-    monkeypatch.setenv("LINJU_CHANNEL", "wechaty")
-    settings = harness.bind(make_settings(tmp_path, ids=False))
-    clear_wechaty_pools()
-    channel = WechatyChannel(bot_name=settings.bot.name, data_dir=settings.data_dir)
-    channel.retry_initial, channel.retry_max = 0.2, 1.0
-    application = App(settings, channel=channel, clock=Clock())
-    await asyncio.wait_for(application.start(), 30)
-    await channel.wait_ready(10)
-    try:
+    async with running_wechat_app(wechat_settings, clock=Clock()) as application:
         yield application
-    finally:
-        await asyncio.wait_for(application.stop(), 15)
 
 
 async def rows(app, model) -> list:
