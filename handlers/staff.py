@@ -163,7 +163,7 @@ class StaffHandler:
         if not ctx.actor.is_staff:
             if isinstance(parsed, CommandError) or parsed.action in ("show", "help"):
                 return None  # an ordinary message after all, or a status query: later handlers answer it
-            log.info("refused %s from non-staff %s", parsed.action, ctx.actor.name)
+            log.info("refused %s from non-staff %s", parsed.action, ctx.actor.id)
             return Outcome(replies=[Reply.to(ctx.msg, texts.STAFF_ONLY)], intent="command")
         if isinstance(parsed, CommandError):
             return Outcome(replies=[Reply.to(ctx.msg, parsed.usage)], intent="command")

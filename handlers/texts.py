@@ -121,7 +121,6 @@ def my_ticket_line(number: str, summary: str, status: str, assignee: str | None)
 NO_MATCH_QUERY = "没找到您反映过的相关工单。可以发工单号查询，例如“查询 3810”，或发“我的工单”看全部。"
 
 UNDO_DONE = "好的，工单 #{number} 已撤销。"
-UNDO_NOT_YOURS = "工单 #{number} 不是您登记的，不能撤销。"
 UNDO_TOO_LATE = "工单 #{number} 已登记超过 {minutes} 分钟或已在处理中，不能撤销了，如有误请联系社区工作人员。"
 UNDO_USAGE = "撤销请发“撤销 工单号”，例如“撤销 3810”。"
 

@@ -33,7 +33,8 @@ class UndoHandler:
         if ticket is None:
             return Outcome(replies=[Reply.to(ctx.msg, texts.no_such_ticket(number))], intent="chat")
         if ticket.reporter_id != ctx.actor.id:
-            return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_NOT_YOURS.format(number=number))], intent="chat")
+            # The same words as for a number that does not exist: trying numbers must not tell which do.
+            return Outcome(replies=[Reply.to(ctx.msg, texts.no_such_ticket(number))], intent="chat")
         created = as_utc(ticket.created_at)
         if ticket.status != TicketStatus.NEW or ctx.now - created > self.window:
             text = texts.UNDO_TOO_LATE.format(number=number, minutes=self.minutes)
