@@ -134,9 +134,10 @@ async def failed_inbox(session: AsyncSession, *, limit: int = 50) -> Sequence[In
 
 # ---------------------------------------------------------------- retention
 
-# Messages whose text is kept: reports (the ticket points at them), and those held for staff (over a limit, or
-# a candidate for review). Everything else is chat, and loses its text after the retention period.
-KEPT_INTENTS = ("report", "limited", "candidate")
+# Messages whose text is kept: reports (the ticket points at them), and those held for staff (over a limit:
+# "limited"; waiting for review, 待确认: "review"). Everything else is chat, and loses its text after the
+# retention period.
+KEPT_INTENTS = ("report", "limited", "review")
 _SETTLED = [InboxStatus.DONE, InboxStatus.IGNORED]
 
 
