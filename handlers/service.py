@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context, Outcome
-from handlers.envelope import inbox_fields, message_from_inbox, outbox_row, reply_from_outbox, sanitize
+from handlers.envelope import (
+    failure_text,
+    inbox_fields,
+    message_from_inbox,
+    outbox_row,
+    reply_from_outbox,
+    sanitize,
+)
 from handlers.identity import Identities, Organisation
 from handlers.limits import Limits
 from handlers.router import Router
@@ -32,16 +39,6 @@ Classify = Callable[[str], Awaitable[Classification]]
 Normalize = Callable[[str], str]
 
 MAX_TEXT = 20_000  # longer messages are kept whole in the inbox but only this much is understood
-
-
-def failure_text(exc: BaseException, msg: IncomingMessage, privacy: Privacy, normalize: Normalize) -> str:
-    """What is kept and logged of a failure: the exception's type and first line, without the message's text
-    (SQL parameters are hidden by the engine) and through the privacy module."""
-    text = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-    for body in sorted({msg.text, normalize(msg.text or ""), *(msg.text or "").splitlines()}, key=len, reverse=True):
-        if body and len(body.strip()) >= 2:
-            text = text.replace(body.strip(), "[消息]")
-    return privacy.for_log(text)[:500]
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -1,6 +1,6 @@
 """The LLM stage of the cascade: asks an OpenAI-compatible chat model about messages the cheaper stages doubt.
 
-The stage is handed a ready client (built in bot/), sends only the redacted message (at most MAX_CHARS
+The stage is handed a ready client (built in bot/), sends only the redacted message (at most MESSAGE_CHARS
 characters of it), and returns a Classification built from five validated fields or None, in which case the
 cheaper stages' answer stands. Nothing else in a reply can have an effect: the model cannot call tools, file,
 close or change anything, and it cannot make a message urgent on its own (that takes the offline evidence).
@@ -16,12 +16,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nlp.entities import chinese_to_int
+from nlp.llm_guards import SHANGHAI, CircuitBreaker, DailyBudget, describe_error
 from nlp.normalize import normalize
 from nlp.privacy import Privacy
 from nlp.summary import MAX_CHARS, summarize
@@ -30,8 +31,6 @@ from nlp.urgency import is_urgent
 
 log = logging.getLogger(__name__)
 
-# China keeps one offset all year, so the budget's day needs no tz database.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 CONFIDENCE = 0.9
 MAX_TOKENS = 200
 CACHE_SIZE = 10_000
@@ -135,92 +134,6 @@ def _summary(raw: str) -> str:
     if not s or len(s) > MAX_CHARS + 4 or _PLACEHOLDER_OR_NUMBER.search(s):
         return ""
     return s
-
-
-# ---------------------------------------------------------------- guards
-
-
-class CircuitBreaker:
-    """Opens after `failures` failed calls in a row; after `cooldown` seconds lets one trial call through."""
-
-    def __init__(self, failures: int, cooldown: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.failures = max(1, failures)
-        self.cooldown = cooldown
-        self._monotonic = monotonic
-        self._in_a_row = 0
-        self._opened_at: float | None = None
-        self._trial = False
-
-    @property
-    def is_open(self) -> bool:
-        return self._opened_at is not None
-
-    def allow(self) -> bool:
-        if self._opened_at is None:
-            return True
-        if self._trial or self._monotonic() - self._opened_at < self.cooldown:
-            return False
-        self._trial = True
-        return True
-
-    def success(self) -> bool:
-        """Record a good answer; True when this closes an open breaker."""
-        was_open = self._opened_at is not None
-        self._in_a_row, self._opened_at, self._trial = 0, None, False
-        return was_open
-
-    def failure(self, *, fatal: bool = False) -> bool:
-        """Record a failed call; True when this opens the breaker (a failed trial re-opens it quietly)."""
-        self._in_a_row += 1
-        if self._opened_at is not None:
-            self._opened_at, self._trial = self._monotonic(), False
-            return False
-        if fatal or self._in_a_row >= self.failures:
-            self._opened_at, self._trial = self._monotonic(), False
-            return True
-        return False
-
-
-class DailyBudget:
-    """At most `limit` requests per calendar day in Asia/Shanghai; the count starts again at local midnight."""
-
-    def __init__(self, limit: int, now: Callable[[], datetime]) -> None:
-        self.limit = limit
-        self._now = now
-        self._day: date | None = None
-        self.used = 0
-
-    def today(self) -> date:
-        return self._now().astimezone(SHANGHAI).date()
-
-    def take(self) -> bool:
-        day = self.today()
-        if day != self._day:
-            self._day, self.used = day, 0
-        if self.used >= self.limit:
-            return False
-        self.used += 1
-        return True
-
-
-def _describe_error(exc: BaseException) -> tuple[str, bool, bool]:
-    """(reason, worth retrying, hopeless until reconfigured) for an exception from the client."""
-    if isinstance(exc, TimeoutError):
-        return "timeout", True, False
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        if status == 429:
-            return "HTTP 429 (rate limited)", True, False
-        if status >= 500:
-            return f"HTTP {status}", True, False
-        # Wrong key, no access, no such model or URL: retrying will not help.
-        return f"HTTP {status}", False, status in (401, 403, 404)
-    name = type(exc).__name__
-    if "Timeout" in name:
-        return "timeout", True, False
-    if "Connection" in name:
-        return "connection error", True, False
-    return name, False, False
 
 
 # ---------------------------------------------------------------- stage
@@ -350,7 +263,7 @@ class LLMStage:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                reason, retry, fatal = _describe_error(exc)
+                reason, retry, fatal = describe_error(exc)
                 self._failed(f"request failed: {reason}", fatal=fatal)
                 if not retry:
                     return None

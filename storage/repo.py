@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, func, insert, or_, true, union, update
+from sqlalchemy import bindparam, exists, func, insert, or_, union, update
 from sqlalchemy import select as core_select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,99 +22,32 @@ from storage import core
 from storage.core import connection, for_dialect, insert_ignoring
 from storage.models import (
     Member,
-    Room,
     Ticket,
     TicketEvent,
     TicketStatus,
-    as_utc,
     utcnow,
 )
 
-# ---------------------------------------------------------------- rooms and people
+# Rooms, and the reads that change nothing, live in their own modules; their names stay importable from here.
+from storage.rooms import (  # noqa: E402,F401
+    bind_room,
+    committee_rooms,
+    get_room,
+    list_rooms,
+    record_room,
+    unbind_room,
+    unbind_rooms,
+)
+from storage.ticket_reads import (  # noqa: E402,F401
+    Recent,
+    awaiting_feedback,
+    count_tickets,
+    find_tickets,
+    is_supporter,
+    recent_tickets,
+)
 
-
-async def get_room(session: AsyncSession, platform_id: str) -> Room | None:
-    return (await session.exec(select(Room).where(Room.platform_id == platform_id))).first()
-
-
-async def _room_row(session: AsyncSession, platform_id: str, **values: Any) -> Room:
-    """The room's row, created (as an ordinary, unbound room) when the bot sees it for the first time."""
-    room = await get_room(session, platform_id)
-    if room is not None:
-        return room
-    room = Room(platform_id=platform_id, **values)
-    try:
-        async with session.begin_nested():
-            session.add(room)
-            await session.flush()
-        return room
-    except IntegrityError:
-        # Another instance recorded this room a moment ago (a first message seen by two bots at once).
-        room = await get_room(session, platform_id)
-        if room is None:
-            raise
-        return room
-
-
-async def record_room(session: AsyncSession, *, platform_id: str, topic: str, community: str, now: datetime) -> Room:
-    """Note that the bot saw a message in this room: its current topic and when. Never its kind or community:
-    a room's name says nothing about what it is (anyone can call a group "…两委群")."""
-    room = await _room_row(session, platform_id, topic=topic, community=community, last_seen_at=now)
-    if room.topic != topic or room.last_seen_at is None or as_utc(room.last_seen_at) < now:
-        room.topic, room.last_seen_at = topic, now
-        session.add(room)
-    return room
-
-
-async def bind_room(
-    session: AsyncSession,
-    *,
-    platform_id: str,
-    kind: str,
-    community: str,
-    by: str,
-    topic: str | None = None,
-    area: str | None = None,
-    grp: str | None = None,
-) -> Room:
-    """Give the room with this platform id its kind and community (`by`: "config" or "cli")."""
-    room = await _room_row(session, platform_id, topic=topic or "", community=community)
-    room.kind, room.community, room.area, room.grp, room.bound_by = kind, community, area, grp, by
-    if topic and not room.topic:
-        room.topic = topic
-    session.add(room)
-    return room
-
-
-async def unbind_rooms(session: AsyncSession, *, by: str, keep: Sequence[str] = ()) -> int:
-    """Make rooms bound by `by` ordinary again, except those in `keep`; returns how many."""
-    stmt = select(Room).where(Room.bound_by == by)
-    n = 0
-    for room in (await session.exec(stmt)).all():
-        if room.platform_id not in keep:
-            _unbind(session, room)
-            n += 1
-    return n
-
-
-def _unbind(session: AsyncSession, room: Room) -> None:
-    room.kind, room.bound_by, room.area, room.grp = "leaders", None, None, None
-    session.add(room)
-
-
-async def unbind_room(session: AsyncSession, platform_id: str, *, by: str) -> bool:
-    """Make one room bound by `by` ordinary again; False when no such room is bound so."""
-    room = await get_room(session, platform_id)
-    if room is None or room.bound_by != by:
-        return False
-    _unbind(session, room)
-    return True
-
-
-async def list_rooms(session: AsyncSession) -> Sequence[Room]:
-    """Every room the bot has seen or been told about, most recently active first."""
-    stmt = select(Room).order_by(col(Room.last_seen_at).desc().nulls_last(), col(Room.id))
-    return (await session.exec(stmt)).all()
+# ---------------------------------------------------------------- people
 
 
 async def find_member(session: AsyncSession, *, wechat_id: str | None, name: str | None) -> Member | None:
@@ -332,55 +264,6 @@ _BY_PERSON = (
 )
 
 
-def _recent(column):
-    hour = _TICKET.c.created_at >= bindparam("hour")
-    urgent = _TICKET.c.urgent == true()
-    return (
-        core_select(
-            func.count(),
-            func.coalesce(func.sum(case((hour, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((urgent, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((hour & urgent, 1), else_=0)), 0),
-        )
-        .where(column == bindparam("who"))
-        .where(_TICKET.c.created_at >= bindparam("day"))
-        .where(_TICKET.c.source == "wechat")
-    )
-
-
-_RECENT = {"reporter": _recent(_TICKET.c.reporter_id), "room": _recent(_TICKET.c.room_id)}
-
-
-@dataclass(frozen=True, slots=True)
-class Recent:
-    """Tickets filed from chat by one person or in one room: in the last day and hour, and how many urgent."""
-
-    day: int
-    hour: int
-    urgent_day: int
-    urgent_hour: int
-
-
-async def recent_tickets(session: AsyncSession, *, by: str, who: str, day: datetime, hour: datetime) -> Recent:
-    """Counts for the limits: `by` is "reporter" or "room" (each read from its own index)."""
-    [row] = await core.rows(session, _RECENT[by], {"who": who, "day": day, "hour": hour})
-    return Recent(day=int(row[0]), hour=int(row[1]), urgent_day=int(row[2]), urgent_hour=int(row[3]))
-
-
-_IS_SUPPORTER = (
-    core_select(_EVENT.c.id)
-    .where(_EVENT.c.ticket_id == bindparam("ticket_id"))
-    .where(_EVENT.c.action == "support")
-    .where(_EVENT.c.actor_id == bindparam("person"))
-    .limit(1)
-)
-
-
-async def is_supporter(session: AsyncSession, ticket_id: int, person_id: str) -> bool:
-    """Whether `person_id` reported the same problem later and was counted behind this ticket."""
-    return bool(await core.rows(session, _IS_SUPPORTER, {"ticket_id": ticket_id, "person": person_id}))
-
-
 async def get_ticket(session: AsyncSession, number: str) -> Ticket | None:
     return (await session.exec(_BY_NUMBER, params={"number": number})).first()
 
@@ -485,90 +368,3 @@ def set_status(
         to_status=to_status,
         note=note,
     )
-
-
-# ---------------------------------------------------------------- ticket life (staff commands, feedback)
-
-
-async def awaiting_feedback(
-    session: AsyncSession, person_id: str, *, since: datetime | None = None, number: str | None = None
-) -> Ticket | None:
-    """The person's most recently resolved ticket (as reporter or relaying leader) not yet rated."""
-    stmt = (
-        select(Ticket)
-        .where(Ticket.status == TicketStatus.RESOLVED)
-        .where(col(Ticket.satisfaction).is_(None))
-        .where((Ticket.reporter_id == person_id) | (Ticket.relay_id == person_id))
-    )
-    if since is not None:
-        stmt = stmt.where(col(Ticket.resolved_at) >= since)
-    if number is not None:
-        stmt = stmt.where(Ticket.number == number)
-    stmt = stmt.order_by(col(Ticket.resolved_at).desc(), col(Ticket.id).desc()).limit(1)
-    return (await session.exec(stmt)).first()
-
-
-async def committee_rooms(session: AsyncSession, community: str | None) -> Sequence[Room]:
-    """Committee rooms of a community, bound by platform id (rooms bound without a community serve every
-    community). A room merely named like a committee room is not one."""
-    stmt = select(Room).where(Room.kind == "committee").where(col(Room.bound_by).is_not(None))
-    if community:
-        stmt = stmt.where(col(Room.community).in_([community, ""]))
-    return (await session.exec(stmt.order_by(col(Room.id)))).all()
-
-
-async def find_tickets(
-    session: AsyncSession,
-    *,
-    open_only: bool = False,
-    overdue_at: datetime | None = None,
-    status: str | None = None,
-    source: str | None = None,
-    community: str | None = None,
-    communities: Collection[str] | None = None,
-    limit: int = 200,
-) -> Sequence[Ticket]:
-    """Tickets for staff lists: open or overdue (by due date), optionally by status, source and community
-    (`communities`: a staff member's scope; None for all)."""
-    stmt = select(Ticket)
-    if open_only or overdue_at is not None:
-        stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
-    if overdue_at is not None:
-        stmt = stmt.where(col(Ticket.due_at).is_not(None)).where(col(Ticket.due_at) < overdue_at)
-    if status:
-        stmt = stmt.where(Ticket.status == status)
-    if source:
-        stmt = stmt.where(Ticket.source == source)
-    stmt = _in_scope(stmt, community, communities)
-    if overdue_at is not None:
-        stmt = stmt.order_by(col(Ticket.due_at), col(Ticket.id))
-    else:
-        stmt = stmt.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
-    return (await session.exec(stmt.limit(limit))).all()
-
-
-def _in_scope(stmt, community: str | None, communities: Collection[str] | None):
-    if community:
-        stmt = stmt.where(Ticket.community == community)
-    if communities is not None:
-        stmt = stmt.where(col(Ticket.community).in_(sorted(communities)))
-    return stmt
-
-
-async def count_tickets(
-    session: AsyncSession,
-    *,
-    open_only: bool = False,
-    overdue_at: datetime | None = None,
-    source: str | None = None,
-    community: str | None = None,
-    communities: Collection[str] | None = None,
-) -> int:
-    stmt = _in_scope(select(func.count()).select_from(Ticket), community, communities)
-    if open_only or overdue_at is not None:
-        stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
-    if overdue_at is not None:
-        stmt = stmt.where(col(Ticket.due_at).is_not(None)).where(col(Ticket.due_at) < overdue_at)
-    if source:
-        stmt = stmt.where(Ticket.source == source)
-    return (await session.exec(stmt)).one()
