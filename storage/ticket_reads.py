@@ -89,6 +89,32 @@ async def awaiting_feedback(
     return (await session.exec(stmt)).first()
 
 
+def _listed(
+    stmt,
+    *,
+    open_only: bool,
+    overdue_at: datetime | None,
+    status: str | None,
+    source: str | None,
+    community: str | None,
+    communities: Collection[str] | None,
+):
+    """The filters a staff list and its count share (`communities`: a staff member's scope; None for all)."""
+    if open_only or overdue_at is not None:
+        stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
+    if overdue_at is not None:
+        stmt = stmt.where(col(Ticket.due_at).is_not(None)).where(col(Ticket.due_at) < overdue_at)
+    if status:
+        stmt = stmt.where(Ticket.status == status)
+    if source:
+        stmt = stmt.where(Ticket.source == source)
+    if community:
+        stmt = stmt.where(Ticket.community == community)
+    if communities is not None:
+        stmt = stmt.where(col(Ticket.community).in_(sorted(communities)))
+    return stmt
+
+
 async def find_tickets(
     session: AsyncSession,
     *,
@@ -100,31 +126,16 @@ async def find_tickets(
     communities: Collection[str] | None = None,
     limit: int = 200,
 ) -> Sequence[Ticket]:
-    """Tickets for staff lists: open or overdue (by due date), optionally by status, source and community
-    (`communities`: a staff member's scope; None for all)."""
-    stmt = select(Ticket)
-    if open_only or overdue_at is not None:
-        stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
-    if overdue_at is not None:
-        stmt = stmt.where(col(Ticket.due_at).is_not(None)).where(col(Ticket.due_at) < overdue_at)
-    if status:
-        stmt = stmt.where(Ticket.status == status)
-    if source:
-        stmt = stmt.where(Ticket.source == source)
-    stmt = _in_scope(stmt, community, communities)
+    """Tickets for staff lists: open or overdue (by due date), optionally by status, source and community."""
+    stmt = _listed(
+        select(Ticket), open_only=open_only, overdue_at=overdue_at, status=status, source=source,
+        community=community, communities=communities,
+    )
     if overdue_at is not None:
         stmt = stmt.order_by(col(Ticket.due_at), col(Ticket.id))
     else:
         stmt = stmt.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
     return (await session.exec(stmt.limit(limit))).all()
-
-
-def _in_scope(stmt, community: str | None, communities: Collection[str] | None):
-    if community:
-        stmt = stmt.where(Ticket.community == community)
-    if communities is not None:
-        stmt = stmt.where(col(Ticket.community).in_(sorted(communities)))
-    return stmt
 
 
 async def count_tickets(
@@ -136,11 +147,9 @@ async def count_tickets(
     community: str | None = None,
     communities: Collection[str] | None = None,
 ) -> int:
-    stmt = _in_scope(select(func.count()).select_from(Ticket), community, communities)
-    if open_only or overdue_at is not None:
-        stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
-    if overdue_at is not None:
-        stmt = stmt.where(col(Ticket.due_at).is_not(None)).where(col(Ticket.due_at) < overdue_at)
-    if source:
-        stmt = stmt.where(Ticket.source == source)
+    """How many tickets a staff list would show without its limit."""
+    stmt = _listed(
+        select(func.count()).select_from(Ticket), open_only=open_only, overdue_at=overdue_at, status=None,
+        source=source, community=community, communities=communities,
+    )
     return (await session.exec(stmt)).one()
