@@ -4,100 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import retention
 from bot.channels.base import Channel
 from bot.config import Settings
 from bot.digest_job import RETRY_CRON as DIGEST_RETRY_CRON
 from bot.digest_job import DigestJob
+from bot.rooms import bind_configured_rooms, capabilities_for, organisation_from
 from bot.scheduler import Scheduler
+from bot.throttle import TokenBucket
 from bot.understanding import Understanding, build_understanding
-from handlers.candidates import Candidates
-from handlers.context import RoomInfo
-from handlers.feedback import FeedbackHandler
-from handlers.help import HelpHandler
-from handlers.identity import Organisation
-from handlers.notify import Notifier
-from handlers.query import QueryHandler
-from handlers.report import Intake, ReportHandler
-from handlers.router import Router
+from bot.wiring import (  # noqa: F401  (build_notifier and build_intake are used from here by the CLI)
+    Names,
+    attach_log_filter,
+    build_candidates,
+    build_intake,
+    build_limits,
+    build_notifier,
+    build_router,
+    build_ticket_ops,
+    detach_log_filter,
+    staff_names,
+)
 from handlers.service import Dispatcher
-from handlers.staff import StaffHandler
-from handlers.ticket_ops import TicketOps
-from handlers.types import IncomingMessage, Reply
-from handlers.undo import UndoHandler
+from handlers.types import Capabilities, IncomingMessage, Reply
+from nlp.privacy import Privacy
 from storage import engine as db
-from storage import repo
 
 log = logging.getLogger(__name__)
-
-
-def organisation_from(settings: Settings) -> Organisation:
-    rooms: dict[str, RoomInfo] = {}
-    for community in settings.communities:
-        for r in community.rooms:
-            rooms[r.name] = RoomInfo(community=community.name, kind=r.kind, area=r.area, grp=r.group)
-    return Organisation(
-        rooms=rooms,
-        default_community=settings.default_community,
-        ignore_unknown_rooms=settings.ignore_unknown_rooms,
-        staff_names=frozenset(s.name for s in settings.staff if s.name),
-        staff_ids=frozenset(s.wechat_id for s in settings.staff if s.wechat_id),
-    )
-
-
-def build_notifier(settings: Settings) -> Notifier:
-    return Notifier(
-        timezone=settings.schedule.timezone,
-        quiet_hours=settings.schedule.quiet_hours,
-        room_quiet_hours={r.name: r.quiet_hours for c in settings.communities for r in c.rooms},
-    )
-
-
-def build_ticket_ops(settings: Settings, understanding: Understanding) -> TicketOps:
-    return TicketOps(taxonomy=understanding.taxonomy, notifier=build_notifier(settings))
-
-
-def build_intake(settings: Settings, understanding: Understanding) -> Intake:
-    return Intake(
-        taxonomy=understanding.taxonomy,
-        duplicate_window_days=settings.classifier.duplicate_window_days,
-        duplicate_similarity=settings.classifier.duplicate_similarity,
-    )
-
-
-def build_candidates(settings: Settings, intake: Intake) -> Candidates:
-    return Candidates(
-        intake=intake,
-        notifier=build_notifier(settings),
-        default_community=settings.default_community,
-        max_age_days=settings.classifier.candidate_days,
-        ack=settings.bot.ack,
-    )
-
-
-def build_router(settings: Settings, understanding: Understanding) -> Router:
-    """Handlers in the order they are tried (DESIGN.md: staff → undo/replies → queries → reports)."""
-    taxonomy = understanding.taxonomy
-    ops = build_ticket_ops(settings, understanding)
-    intake = build_intake(settings, understanding)
-    candidates = build_candidates(settings, intake)
-    return Router(
-        [
-            StaffHandler(ops=ops, intake=intake, candidates=candidates),
-            HelpHandler(bot_name=settings.bot.name, undo_minutes=settings.bot.undo_minutes),
-            FeedbackHandler(ops=ops),
-            UndoHandler(window_minutes=settings.bot.undo_minutes),
-            QueryHandler(taxonomy=taxonomy),
-            ReportHandler(intake=intake, candidates=candidates, ack=settings.bot.ack),
-        ]
-    )
+NAMES_EVERY = 60.0  # seconds between looks at whether the roster changed
 
 
 class App:
@@ -121,23 +62,48 @@ class App:
         self.scheduler: Scheduler | None = None
         self.digests: DigestJob | None = None
         self.digest_catchup: asyncio.Task | None = None
+        declared = getattr(channel, "capabilities", None)
+        self.capabilities: Capabilities = declared if isinstance(declared, Capabilities) else capabilities_for(settings)
+        # One privacy module for every exit: LLM requests, notices, answers, digests, spreadsheets, logs.
+        self.privacy = Privacy(staff_names(settings))
+        self.limits = build_limits(settings)
+        self.names: Names | None = None
+        self._bucket = self._send_bucket()
+        self._log_handlers: list[logging.Handler] = []
+
+    def _send_bucket(self) -> TokenBucket | None:
+        limits, caps = self.settings.limits, self.capabilities
+        per_minute = limits.sends_per_minute or caps.sends_per_minute
+        if per_minute is None:
+            return None
+        return TokenBucket(per_minute, limits.send_burst or caps.send_burst)
 
     async def open(self) -> Dispatcher:
         """Database, migrations and understanding, without a channel (for the CLI and tests)."""
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log_handlers = attach_log_filter(self.privacy)
         self.engine = db.create_engine(s.database_url, echo=s.database.echo)
         await db.upgrade(self.engine)
-        self.understanding = await build_understanding(s)
+        sessions = db.session_factory(self.engine)
+        admit = self.limits.admit_llm if self.limits is not None else None
+        self.understanding = await build_understanding(s, privacy=self.privacy, admit=admit)
+        self.names = Names(s, self.privacy, self.understanding)
+        async with sessions() as session:
+            await bind_configured_rooms(session, s, self.capabilities)
+            await self.names.refresh(session, force=True)
+            await session.commit()
         self.dispatcher = Dispatcher(
-            sessions=db.session_factory(self.engine),
-            router=build_router(s, self.understanding),
+            sessions=sessions,
+            router=build_router(s, self.understanding, privacy=self.privacy, limits=self.limits),
             classify=self.understanding.classify,
             normalize=self.understanding.normalize,
-            organisation=organisation_from(s),
+            organisation=organisation_from(s, self.capabilities),
             bot_name=s.bot.name,
             send=self._send,
             clock=self.clock,
+            limits=self.limits,
+            privacy=self.privacy,
         )
         # The dictionaries and model just loaded live as long as the process: keep them out of every later
         # garbage collection (each full collection walked all of them; `make bench` profile, issue 9).
@@ -151,7 +117,6 @@ class App:
             if hasattr(self.channel, "on_connected"):
                 self.channel.on_connected = dispatcher.flush_outbox  # replies kept during an outage go out
             await self.channel.start(self.on_message)
-            await self.register_configured_rooms()
             self._flusher = asyncio.create_task(self._flush_periodically(), name="outbox-flusher")
             self.scheduler = Scheduler(self.settings.schedule.timezone)
             for name, cron, job in self.scheduled_jobs():
@@ -163,59 +128,31 @@ class App:
 
     def scheduled_jobs(self) -> list[tuple[str, str, Callable[[], object]]]:
         """(name, cron, coroutine function) for every periodic job; features add theirs here."""
-        return self.digest_jobs() + [("overdue-reminder", self.settings.schedule.overdue_reminder_cron, self.remind_overdue)]
+        return self.digest_jobs() + [
+            ("overdue-reminder", self.settings.schedule.overdue_reminder_cron, self.remind_overdue),
+            ("retention-purge", self.settings.retention.purge_cron, self.purge),
+        ]
+
+    async def purge(self, days: int | None = None) -> tuple[int, int]:
+        """Chat messages older than the retention period lose their text (the row and id stay, so a redelivery
+        is still recognised); sent replies older than it are deleted. Returns (messages cleared, replies deleted).
+        Runs on the report engine: on SQLite a long scan must not stall the bot."""
+        assert self.engine is not None, "open() the app first"
+        before = self.clock() - timedelta(days=days or self.settings.retention.chat_days)
+        return await retention.purge(self.report_sessions(), before=before)
 
     async def remind_overdue(self) -> int:
         """The daily committee reminder: each community's overdue tickets, and how many messages wait for review
         (candidates past their age are dropped first). Returns how many messages were queued."""
         assert self.dispatcher is not None and self.understanding is not None, "open() the app first"
-        ops = build_ticket_ops(self.settings, self.understanding)
-        candidates = build_candidates(self.settings, build_intake(self.settings, self.understanding))
+        ops = build_ticket_ops(self.settings, self.understanding, self.privacy)
+        candidates = build_candidates(self.settings, build_intake(self.settings, self.understanding), self.privacy)
 
         async def produce(session: AsyncSession, now: datetime) -> list[Reply]:
             waiting = await candidates.daily(session, now)
             return await ops.overdue_reminders(session, now, waiting=waiting)
 
         return len(await self.dispatcher.post(produce))
-
-    async def register_configured_rooms(self) -> int:
-        """Record configured rooms the bot has not seen yet, so urgent pushes reach a committee room at once.
-
-        A room's platform id is needed to send to it: the console uses the room name; a channel that can look a
-        room up by topic offers `room_id_for_topic`; otherwise (WeChat before the bot has seen the room) the room
-        is recorded when its first message arrives, matched by topic.
-        """
-        assert self.dispatcher is not None
-        resolve = getattr(self.channel, "room_id_for_topic", None)
-        if resolve is None and getattr(self.channel, "name", None) == "console":
-            from bot.channels.console import console_room_id
-
-            resolve = console_room_id
-        if resolve is None:
-            return 0
-        configured = [(c.name, r) for c in self.settings.communities for r in c.rooms]
-
-        async def unit(session) -> int:
-            n = 0
-            for community, r in configured:
-                platform_id = resolve(r.name)
-                if inspect.isawaitable(platform_id):
-                    platform_id = await platform_id
-                if not platform_id:
-                    if r.kind == "committee":
-                        log.warning("committee room %s not found yet; urgent pushes start once it is seen", r.name)
-                    continue
-                await repo.upsert_room(
-                    session, platform_id=platform_id, topic=r.name, community=community, kind=r.kind,
-                    area=r.area, grp=r.group,
-                )
-                n += 1
-            return n
-
-        async with self.dispatcher.sessions() as session:
-            n = await unit(session)
-            await session.commit()
-        return n
 
     def digest_jobs(self) -> list[tuple[str, str, Callable[[], object]]]:
         """The committee digest on its configured schedule, and an hourly retry of one not yet delivered."""
@@ -233,7 +170,7 @@ class App:
                 sessions=self.report_sessions(),
                 send=self._send,
                 taxonomy=self.understanding.taxonomy,
-                channel_name=getattr(self.channel, "name", "none"),
+                privacy=self.privacy,
                 text_limit=getattr(self.channel, "max_text_length", 2000),
                 clock=self.clock,
             )
@@ -272,10 +209,14 @@ class App:
     async def _send(self, reply: Reply) -> None:
         if self.channel is None:
             raise RuntimeError("no channel to send through")
+        if self._bucket is not None:
+            await self._bucket.take()  # WeChat restricts accounts that send in bursts
         await self.channel.send(reply)
 
     async def _flush_periodically(self) -> None:
-        # Replies held for quiet hours or queued while a channel was down go out here.
+        # Replies held for quiet hours or queued while a channel was down go out here; and a roster imported
+        # from the shell meanwhile has its names taken out of everything from now on.
+        looked = 0.0
         while True:
             await asyncio.sleep(30)
             try:
@@ -283,6 +224,21 @@ class App:
                     await self.dispatcher.flush_outbox()
             except Exception:
                 log.exception("outbox flush failed")
+            looked += 30
+            if looked >= NAMES_EVERY:
+                looked = 0.0
+                await self.refresh_names()
+
+    async def refresh_names(self) -> bool:
+        """Reload the roster's names into the privacy module if the roster changed; True if it did."""
+        if self.dispatcher is None or self.names is None:
+            return False
+        try:
+            async with self.dispatcher.sessions() as s:
+                return await self.names.refresh(s)
+        except Exception:
+            log.exception("could not reload the roster's names; the ones loaded before stay in use")
+            return False
 
     async def run_until_closed(self) -> None:
         if self.channel is not None:
@@ -316,3 +272,4 @@ class App:
         if self.engine is not None:
             await self.engine.dispose()
         log.info("linju stopped")
+        detach_log_filter(self._log_handlers)

@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 
-from bot import cli_digest, cli_eval, cli_tickets, cli_train
+from bot import cli_digest, cli_eval, cli_rooms, cli_tickets, cli_train
 from bot.cli_common import classification_json, classify_rows, read_jsonl, settings_from, setup_logging
 from bot.config import ConfigError, Settings
 
@@ -106,6 +106,30 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_purge(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    setup_logging(settings, quiet_console=False)
+    days = args.days if args.days is not None else settings.retention.chat_days
+    if days < 1:
+        raise ConfigError("--days must be at least 1")
+    from datetime import UTC, datetime, timedelta
+
+    from bot import retention
+    from storage import engine as db
+
+    async def go() -> tuple[int, int]:
+        engine = db.create_engine(settings.database_url)
+        try:
+            await db.upgrade(engine)
+            return await retention.purge(db.session_factory(engine), before=datetime.now(UTC) - timedelta(days=days))
+        finally:
+            await engine.dispose()
+
+    cleared, deleted = asyncio.run(go())
+    print(f"cleared the text of {cleared} chat message(s) older than {days} days; deleted {deleted} sent replies")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -140,8 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     dbsub.required = True
     up = dbsub.add_parser("upgrade", parents=[common], help="apply migrations")
     up.set_defaults(func=cmd_db_upgrade)
+    pg = dbsub.add_parser(
+        "purge", parents=[common], help="clear chat messages older than retention.chat_days (the bot does it daily)"
+    )
+    pg.add_argument("--days", type=int, help="older than this many days instead (at least 1)")
+    pg.set_defaults(func=cmd_db_purge)
 
-    for feature in (cli_eval, cli_tickets, cli_train, cli_digest):
+    for feature in (cli_eval, cli_tickets, cli_train, cli_digest, cli_rooms):
         feature.register(sub, common)
     return p
 

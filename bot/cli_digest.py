@@ -79,11 +79,17 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> int:
         await db.upgrade(engine)
         sessions = db.session_factory(engine)
         out = Path(args.out) if args.out else settings.data_dir / "digests" / period.label
+        privacy = await _privacy(settings, sessions)
         async with sessions() as s:
             content = await build_digest(
-                s, period=period, taxonomy=taxonomy, community=args.community, tz=settings.schedule.timezone
+                s,
+                period=period,
+                taxonomy=taxonomy,
+                community=args.community,
+                tz=settings.schedule.timezone,
+                privacy=privacy,
             )
-            files = await write_forms(s, content, out, taxonomy=taxonomy)
+            files = await write_forms(s, content, out, taxonomy=taxonomy, privacy=privacy)
         for path in files.paths:
             print(path)
         print(
@@ -98,8 +104,19 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
+async def _privacy(settings: Settings, sessions):
+    """The privacy module with the staff's and the roster's names, as the bot has it."""
+    from bot.wiring import staff_names
+    from nlp.privacy import Privacy
+    from storage.roster import people_names
+
+    async with sessions() as s:
+        return Privacy([*staff_names(settings), *await people_names(s)])
+
+
 async def _send(settings: Settings, sessions, taxonomy, period, *, community: str | None, force: bool) -> int:
     from bot.digest_job import DigestJob
+    from bot.rooms import bind_configured_rooms
     from handlers.digest_send import Outcome
 
     channel = await _open_channel(settings)
@@ -109,9 +126,12 @@ async def _send(settings: Settings, sessions, taxonomy, period, *, community: st
             sessions=sessions,
             send=channel.send,
             taxonomy=taxonomy,
-            channel_name=channel.name,
+            privacy=await _privacy(settings, sessions),
             text_limit=channel.max_text_length,
         )
+        async with sessions() as s:  # the configured room ids, as the bot binds them at start
+            await bind_configured_rooms(s, settings, channel.capabilities)
+            await s.commit()
         results = await job.run(period, community=community, force=force)
     finally:
         await channel.close()

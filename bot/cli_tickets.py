@@ -38,20 +38,24 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     ls.set_defaults(func=cmd_list)
 
     sh = ts.add_parser("show", parents=[common], help="one ticket with its full history")
-    sh.add_argument("number", help="ticket number (0023, #0023 or 23)")
+    sh.add_argument("number", help="ticket number (3810 or #3810; leading zeros are ignored)")
     sh.set_defaults(func=cmd_show)
 
     fl = ts.add_parser("failed", parents=[common], help="messages whose handling failed (kept, retried at start)")
     fl.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     fl.set_defaults(func=cmd_failed)
 
+    hd = ts.add_parser("held", parents=[common], help="reports held back by the limits (kept, not filed), newest first")
+    hd.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    hd.set_defaults(func=cmd_held)
+
     up = ts.add_parser(
         "update",
         parents=[common],
         help="change a ticket as staff would in chat",
         description="Same rules and events as the chat commands; the reporter's room is told when the bot runs. "
-        "Examples: update 0023 assign 物业 · update 0023 resolve 已疏通 · update 0031 merge 0023 · "
-        "update 0023 reclassify 排水",
+        "Examples: update 3810 assign 物业 · update 3810 resolve 已疏通 · update 3811 merge 3810 · "
+        "update 3810 reclassify 排水",
     )
     up.add_argument("number", help="ticket number")
     up.add_argument("action", choices=sorted(ACTIONS), help="what to do")
@@ -118,7 +122,7 @@ def _actor(name: str | None):
     from handlers.context import Actor
 
     name = name or getpass.getuser() or "operator"
-    return Actor(id=f"shell:{name}", name=name, role="staff")
+    return Actor(id=f"shell:{name}", name=name, role="staff", communities=None)  # the operator: every community
 
 
 def _now() -> datetime:
@@ -128,8 +132,11 @@ def _now() -> datetime:
 def _number(raw: str) -> str:
     from handlers.staff import ticket_number
 
-    n = ticket_number(raw)
-    if not n.isdigit() or int(n) == 0:
+    try:
+        n = ticket_number(raw)
+    except ValueError:
+        n = "0"
+    if int(n) <= 0:
         raise ConfigError(f"not a ticket number: {raw!r}")
     return n
 
@@ -191,6 +198,20 @@ def cmd_failed(args: argparse.Namespace) -> int:
             print(f"    text:  {r.text[:80]}")
             print(f"    error: {(r.error or '').splitlines()[0][:200] if r.error else '-'}")
         print(f"{len(rows)} failed message(s); each is retried at the next start, up to five attempts")
+        return 0
+
+    return _run(args, body)
+
+
+def cmd_held(args: argparse.Namespace) -> int:
+    async def body(session, *, settings, taxonomy, understanding) -> int:
+        from storage import messages
+
+        rows = await messages.held_messages(session, limit=args.limit)
+        for r in rows:
+            when = r.received_at.strftime("%Y-%m-%d %H:%M") if r.received_at else "-"
+            print(f"{r.message_id}  {when}  {r.room_topic or '私聊'}  {r.sender_name}  {r.text[:80]}")
+        print(f"{len(rows)} held message(s); file one with: linju tickets add TEXT", file=sys.stderr)
         return 0
 
     return _run(args, body)

@@ -45,6 +45,7 @@ class ConsoleSettings(_Strict):
 
 class RoomSettings(_Strict):
     name: str
+    id: str | None = None  # the platform's room id (WeChat: …@chatroom); a room's kind counts only by its id
     kind: Literal["leaders", "committee", "residents"] = "leaders"
     area: str | None = None
     group: str | None = None
@@ -60,7 +61,9 @@ class CommunitySettings(_Strict):
 
 class StaffSettings(_Strict):
     name: str | None = None
-    wechat_id: str | None = None
+    wechat_id: str | None = None  # staff act only by this id where ids are real (the name is for display)
+    communities: list[str] = []  # whose tickets they handle (default: default_community)
+    subdistrict_wide: bool = False  # every community's tickets
 
 
 class LLMSettings(_Strict):
@@ -72,10 +75,50 @@ class LLMSettings(_Strict):
     daily_budget: int = Field(2000, ge=0)
     breaker_failures: int = Field(5, ge=1)
     breaker_cooldown_seconds: float = Field(300.0, ge=0)
+    max_chars: int = Field(500, ge=1, le=500)  # of one message, after redaction, sent to the LLM
 
     @property
     def enabled(self) -> bool:
         return bool(self.base_url and self.model)
+
+
+class LimitRates(_Strict):
+    """Per hour and per (rolling) day; null: no limit."""
+
+    tickets_per_hour: int | None = Field(None, ge=0)
+    tickets_per_day: int | None = Field(None, ge=0)
+    urgent_per_hour: int | None = Field(None, ge=0)
+    urgent_per_day: int | None = Field(None, ge=0)
+    llm_per_hour: int | None = Field(None, ge=0)
+    llm_per_day: int | None = Field(None, ge=0)
+
+
+def _sender_rates() -> LimitRates:
+    # A neighbour leader relays for 5-15 households: a busy day is a handful of reports.
+    return LimitRates(
+        tickets_per_hour=10, tickets_per_day=30, urgent_per_hour=3, urgent_per_day=6, llm_per_hour=20, llm_per_day=60
+    )
+
+
+def _room_rates() -> LimitRates:
+    return LimitRates(
+        tickets_per_hour=60, tickets_per_day=300, urgent_per_hour=10, urgent_per_day=30, llm_per_hour=200, llm_per_day=800
+    )
+
+
+class LimitSettings(_Strict):
+    """Beyond these a message is stored but not filed or pushed (staff are told once); staff are not limited."""
+
+    enabled: bool = True
+    sender: LimitRates = Field(default_factory=_sender_rates)
+    room: LimitRates = Field(default_factory=_room_rates)
+    sends_per_minute: float | None = Field(None, gt=0)  # outgoing; default: what the channel declares
+    send_burst: int | None = Field(None, ge=1)
+
+
+class RetentionSettings(_Strict):
+    chat_days: int = Field(30, ge=1)  # chat messages lose their text (not reports) after this many days
+    purge_cron: str = "30 3 * * *"
 
 
 class CategorySettings(_Strict):
@@ -116,7 +159,7 @@ class ScheduleSettings(_Strict):
     digest_cron: str = "0 9 1 * *"
     digest_period: Literal["month", "week"] = "month"
     overdue_reminder_cron: str = "0 9 * * *"
-    subdistrict_rooms: list[str] = []  # rooms (by name) that get the whole subdistrict's digest
+    subdistrict_rooms: list[str] = []  # room ids (console: names) that get the whole subdistrict's digest
     quiet_hours: str = "22:00-07:00"
 
 
@@ -145,6 +188,8 @@ class Settings(BaseSettings):
     taxonomy: TaxonomySettings
     classifier: ClassifierSettings = ClassifierSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    limits: LimitSettings = LimitSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @classmethod
     def settings_customise_sources(

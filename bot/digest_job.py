@@ -14,8 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
 from handlers.digest_send import DigestSender, Outcome, Send, Target
+from nlp.privacy import Privacy
 from nlp.types import Taxonomy
 from storage import digest_queries as q
+from storage import repo
 
 log = logging.getLogger(__name__)
 
@@ -47,33 +49,16 @@ def due_period(settings: Settings, now: datetime) -> q.Period | None:
     return q.period_before(fired.astimezone(ZoneInfo(sch.timezone)).date(), sch.digest_period, sch.timezone)
 
 
-def committee_rooms(settings: Settings, community: str | None = None) -> list[tuple[str, str]]:
-    """(room name, community) of every configured committee room; community "" is the whole subdistrict
-    (schedule.subdistrict_rooms)."""
-    rooms = [
-        (r.name, c.name)
-        for c in settings.communities
-        if community is None or c.name == community
-        for r in c.rooms
-        if r.kind == "committee"
+async def resolve_targets(session: AsyncSession, *, community: str | None = None) -> list[Target]:
+    """The committee rooms bound by platform id (config `id:` or `linju rooms bind`), each with the community
+    whose digest it gets ("" is the whole subdistrict). A room merely named like a committee room gets nothing.
+    The target's name is the room's id: the record of what was sent does not follow a rename."""
+    rooms = await repo.committee_rooms(session, None)
+    return [
+        Target(name=r.platform_id, community=r.community, room_id=r.platform_id)
+        for r in rooms
+        if community is None or r.community == community
     ]
-    if community is None:
-        rooms += [(name, "") for name in settings.schedule.subdistrict_rooms]
-    return rooms
-
-
-async def resolve_targets(
-    session: AsyncSession, settings: Settings, *, channel_name: str, community: str | None = None
-) -> list[Target]:
-    """Committee rooms with the id the channel knows them by: the console uses names; WeChat ids are
-    learned when the bot first sees a room (the room table maps topic → id)."""
-    rooms = committee_rooms(settings, community)
-    seen = await q.room_ids_by_topic(session, [name for name, _ in rooms])
-    out = []
-    for name, comm in rooms:
-        room_id = name if channel_name == "console" else seen.get(name)
-        out.append(Target(name=name, community=comm, room_id=room_id))
-    return out
 
 
 class DigestJob:
@@ -86,19 +71,19 @@ class DigestJob:
         sessions: async_sessionmaker[AsyncSession],
         send: Send,
         taxonomy: Taxonomy,
-        channel_name: str,
+        privacy: Privacy | None = None,
         text_limit: int = 2000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         retry_delay: float = 2.0,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.channel_name = channel_name
         self.clock = clock
         self.sender = DigestSender(
             sessions=sessions,
             send=send,
             taxonomy=taxonomy,
+            privacy=privacy,
             out_dir=Path(settings.data_dir) / "digests",
             tz=settings.schedule.timezone,
             text_limit=min(text_limit, 2000),
@@ -123,12 +108,11 @@ class DigestJob:
         self, period: q.Period, *, community: str | None = None, force: bool = False
     ) -> dict[str, str]:
         async with self.sessions() as s:
-            targets = await resolve_targets(
-                s, self.settings, channel_name=self.channel_name, community=community
-            )
+            targets = await resolve_targets(s, community=community)
         if not targets:
             log.warning(
-                "no committee rooms configured (communities[].rooms[kind: committee]); no digest sent"
+                "no committee room is bound by id (config `id:` or `linju rooms bind ID --kind committee`); "
+                "no digest sent"
             )
         results: dict[str, str] = {}
         for t in targets:

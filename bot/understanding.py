@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
 from nlp.cascade import Cascade, CascadeThresholds
+from nlp.privacy import Privacy
 from nlp.rules import RuleClassifier, taxonomy_from_dicts
 from nlp.segment import TextProcessor
 from nlp.types import Classification, Taxonomy
@@ -88,12 +89,21 @@ def model_learnt_from_staff(settings: Settings) -> bool:
         return False
 
 
-def build_llm(settings: Settings, taxonomy: Taxonomy, names: Sequence[str] = ()):
+def build_llm(
+    settings: Settings,
+    taxonomy: Taxonomy,
+    names: Sequence[str] = (),
+    *,
+    privacy: Privacy | None = None,
+    admit: Callable[[], bool] | None = None,
+):
     """The LLM stage when llm.base_url and llm.model are set, else None (and nothing else changes).
 
     The client is made here (only bot/ creates API clients) and handed to the stage, which owns it from then
-    on. Its own retries are off: the stage retries within its timeout, budget and breaker. `names` are people's
-    names to redact; staff names from config are always added.
+    on. Its own retries are off: the stage retries within its timeout, budget and breaker. It redacts with
+    `privacy` (the app's, which holds the roster's and staff's names and is refreshed after roster imports);
+    without one, with `names` and the staff's names from config. `admit` is asked before each request (the
+    per-sender and per-room limits).
     """
     cfg = settings.llm
     if not cfg.enabled:
@@ -112,7 +122,9 @@ def build_llm(settings: Settings, taxonomy: Taxonomy, names: Sequence[str] = ())
         client=client,
         model=str(cfg.model),
         taxonomy=taxonomy,
-        names=[*staff, *names],
+        privacy=privacy or Privacy([*staff, *names]),
+        admit=admit,
+        message_chars=cfg.max_chars,
         timeout=cfg.timeout_seconds,
         max_retries=cfg.max_retries,
         daily_budget=cfg.daily_budget,
@@ -121,14 +133,21 @@ def build_llm(settings: Settings, taxonomy: Taxonomy, names: Sequence[str] = ())
     )
 
 
-async def build_understanding(settings: Settings, *, use_model: bool = True, use_llm: bool = True) -> Understanding:
+async def build_understanding(
+    settings: Settings,
+    *,
+    use_model: bool = True,
+    use_llm: bool = True,
+    privacy: Privacy | None = None,
+    admit: Callable[[], bool] | None = None,
+) -> Understanding:
     taxonomy = taxonomy_from_settings(settings)
     estates = settings.all_estates()
     processor = TextProcessor(user_words=estates, cache_dir=str(settings.data_dir / "cache"))
     await asyncio.to_thread(processor.initialize)  # ~1 s of dictionary loading, kept off the event loop
     rules = RuleClassifier(taxonomy, processor, estates)
     model = await asyncio.to_thread(load_model, settings, taxonomy, processor) if use_model else None
-    llm = build_llm(settings, taxonomy) if use_llm else None
+    llm = build_llm(settings, taxonomy, privacy=privacy, admit=admit) if use_llm else None
     c = settings.classifier
     cascade = Cascade(
         rules,

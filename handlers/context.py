@@ -29,15 +29,23 @@ class RoomInfo:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who sent a message, as far as the roster and config know."""
+    """Who sent a message, as far as the roster and config know.
+
+    `communities`: for staff, the communities whose tickets they see and change; None for subdistrict-wide.
+    """
 
     id: str
     name: str
     role: str = "unknown"  # staff | area_leader | group_leader | neighbour_leader | resident | unknown
+    communities: frozenset[str] | None = frozenset()
 
     @property
     def is_staff(self) -> bool:
         return self.role == "staff"
+
+    def may_handle(self, community: str | None) -> bool:
+        """Staff whose scope covers `community` (a ticket's): they may see its detail and change it."""
+        return self.is_staff and (self.communities is None or (community or "") in self.communities)
 
 
 @dataclass(slots=True)

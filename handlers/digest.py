@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from nlp.privacy import Privacy
 from nlp.similarity import similarity
 from nlp.types import Taxonomy
 from storage import digest_queries as q
@@ -16,28 +16,6 @@ from storage import digest_queries as q
 WHOLE = "全街道"
 HOT_SIMILARITY = 0.5
 HOT_MIN_REPORTS = 3
-
-
-# ---------------------------------------------------------------- privacy
-
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
-_ROOM = re.compile(r"[0-9０-９]+(?:\s*[-—_#/．.]\s*[0-9０-９]+)*\s*(?:栋|幢|单元|室|号房|号|楼|房)?")
-
-
-def scrub(text: str | None) -> str:
-    """Text safe to show the committee: no phone numbers, no room numbers (a building alone is fine)."""
-    if not text:
-        return ""
-    text = _PHONE.sub("", text)
-    # "402室", "3-2-401" and "1801房" are someone's home; "4栋" is a place everyone walks past.
-    text = re.sub(r"[0-9０-９]+(?:\s*[-—_#/]\s*[0-9０-９]+){1,}", "", text)
-    text = re.sub(r"[0-9０-９]{3,}\s*(?:室|号房|房)?|[0-9０-９]+\s*(?:室|号房|房)", "", text)
-    return text.strip()
-
-
-def display_name(name: str | None) -> str:
-    """A relaying leader's name for recognition, without the room number or phone WeChat nicknames carry."""
-    return _ROOM.sub("", _PHONE.sub("", name or "")).strip(" -_#/·.()（）") or ""
 
 
 def place_label(estate: str | None, building: str | None) -> str:
@@ -135,12 +113,15 @@ def _breakdown(
     return [Breakdown(names(k) if names else k, now.get(k, 0), prev.get(k, 0)) for k in keys]
 
 
-def group_hot_issues(groups: list[q.ProblemGroup], taxonomy: Taxonomy, *, limit: int = 5) -> list[HotIssue]:
+def group_hot_issues(
+    groups: list[q.ProblemGroup], taxonomy: Taxonomy, *, limit: int = 5, privacy: Privacy | None = None
+) -> list[HotIssue]:
     """Merge same-category groups whose problems read alike; keep those reported again and again or in
     several places, most reports first."""
+    privacy = privacy or Privacy()
     clusters: list[tuple[str, HotIssue]] = []  # (category code, issue)
     for g in groups:
-        problem = scrub(problem_of(g.summary)) or taxonomy.name_of(g.category)
+        problem = privacy.for_people(problem_of(g.summary)) or taxonomy.name_of(g.category)
         place = place_label(g.estate, g.building)
         target = None
         for code, issue in clusters:
@@ -169,8 +150,13 @@ async def build_digest(
     community: str | None = None,
     tz: str = "Asia/Shanghai",
     now: datetime | None = None,
+    privacy: Privacy | None = None,
 ) -> DigestContent:
-    """Compute a digest's content for one community (or the whole subdistrict when None)."""
+    """Compute a digest's content for one community (or the whole subdistrict when None).
+
+    Every summary goes through the privacy module; relaying leaders are thanked by their display name
+    without the phone or room number nicknames carry."""
+    privacy = privacy or Privacy()
     p = q.parse_period(period, tz) if isinstance(period, str) else period
     prev = p.previous(tz)
     cur_totals = await q.totals(session, p, community=community)
@@ -186,7 +172,7 @@ async def build_digest(
     by_estate = await by("estate")
     by_area = await by("area")
     by_group = await by("grp")
-    hot = group_hot_issues(await q.problem_groups(session, p, community=community), taxonomy)
+    hot = group_hot_issues(await q.problem_groups(session, p, community=community), taxonomy, privacy=privacy)
     oldest = []
     for t in await q.oldest_open(session, p, community=community):
         oldest.append(
@@ -194,14 +180,14 @@ async def build_digest(
                 number=t.number,
                 category=taxonomy.name_of(t.category),
                 place=place_label(t.estate, t.building) or (t.community or ""),
-                summary=scrub(problem_of(t.summary)),
+                summary=privacy.for_people(problem_of(t.summary)),
                 days_open=max(0, (p.end - t.created_at).days),
                 overdue=bool(t.due_at and t.due_at < p.end),
             )
         )
     relayers = [
         (n, c)
-        for n, c in ((display_name(n), c) for n, c in await q.top_relayers(session, p, community=community))
+        for n, c in ((privacy.display_name(n), c) for n, c in await q.top_relayers(session, p, community=community))
         if n
     ]
     return DigestContent(

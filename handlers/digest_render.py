@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.digest import Breakdown, DigestContent, pct, place_label, render_text, scrub
+from handlers.digest import Breakdown, DigestContent, pct, place_label, render_text
+from nlp.privacy import Privacy
 from nlp.types import Taxonomy
 from storage import digest_queries as q
 
@@ -128,8 +129,12 @@ def _naive_local(dt: datetime | None, zone: ZoneInfo) -> datetime | None:
     return dt.astimezone(zone).replace(tzinfo=None, microsecond=0) if dt else None
 
 
-def ticket_row(t: dict[str, Any], *, taxonomy: Taxonomy, zone: ZoneInfo, now: datetime) -> list[Any]:
-    """One spreadsheet row: no reporter, no phone, no room number, no original text."""
+def ticket_row(
+    t: dict[str, Any], *, taxonomy: Taxonomy, zone: ZoneInfo, now: datetime, privacy: Privacy | None = None
+) -> list[Any]:
+    """One spreadsheet row: no reporter, no phone, no room number, no original text (summaries and who handles
+    it through the privacy module)."""
+    privacy = privacy or Privacy()
     done = t["resolved_at"] or t["closed_at"]
     days = ((done or now) - t["created_at"]).total_seconds() / 86400
     place = place_label(t["estate"], t["building"])
@@ -144,9 +149,9 @@ def ticket_row(t: dict[str, Any], *, taxonomy: Taxonomy, zone: ZoneInfo, now: da
         t["grp"] or "",
         place,
         taxonomy.name_of(t["category"]),
-        scrub(t["summary"]),
+        privacy.for_people(t["summary"]),
         STATUS_NAMES.get(t["status"], t["status"]),
-        scrub(t["assignee"]),
+        privacy.for_people(t["assignee"]),
         round(max(days, 0.0), 1),
         t["supporters"],
         SATISFACTION_NAMES.get(t["satisfaction"] or "", ""),
@@ -209,6 +214,7 @@ async def write_xlsx(
     tickets: AsyncIterator[dict[str, Any]],
     *,
     taxonomy: Taxonomy,
+    privacy: Privacy | None = None,
 ) -> int:
     """A summary sheet and one row per ticket of the period, streamed (openpyxl write-only); returns rows."""
     from openpyxl import Workbook
@@ -237,7 +243,7 @@ async def write_xlsx(
 
     def append(batch: list[dict[str, Any]]) -> None:
         for t in batch:
-            sheet.append(ticket_row(t, taxonomy=taxonomy, zone=zone, now=now))
+            sheet.append(ticket_row(t, taxonomy=taxonomy, zone=zone, now=now, privacy=privacy))
 
     # openpyxl costs ~10 µs a cell: write in a thread, a batch at a time, so the bot keeps answering.
     batch: list[dict[str, Any]] = []
@@ -273,6 +279,7 @@ async def write_forms(
     *,
     taxonomy: Taxonomy,
     text_limit: int = 2000,
+    privacy: Privacy | None = None,
 ) -> DigestFiles:
     """Write the text (.txt), the chart (.png) and the spreadsheet (.xlsx) of `content` into `out_dir`."""
     stem = file_stem(content)
@@ -280,7 +287,7 @@ async def write_forms(
     text_path, chart = await asyncio.to_thread(_text_and_chart, content, text, out_dir, stem)
     rows = q.period_tickets(session, content.period, community=content.community)
     xlsx = out_dir / f"{stem}.xlsx"
-    n = await write_xlsx(content, xlsx, rows, taxonomy=taxonomy)
+    n = await write_xlsx(content, xlsx, rows, taxonomy=taxonomy, privacy=privacy)
     return DigestFiles(text, text_path, chart, xlsx, n)
 
 

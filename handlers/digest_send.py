@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.digest import build_digest
 from handlers.digest_render import DigestFiles, write_forms
 from handlers.types import Reply
+from nlp.privacy import Privacy
 from nlp.types import Taxonomy
 from storage import digest_claims as claims
 from storage import digest_queries as q
@@ -60,6 +61,7 @@ class DigestSender:
         send: Send,
         taxonomy: Taxonomy,
         out_dir: Path,
+        privacy: Privacy | None = None,
         tz: str = "Asia/Shanghai",
         text_limit: int = 2000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -71,6 +73,7 @@ class DigestSender:
         self.sessions = sessions
         self.send = send
         self.taxonomy = taxonomy
+        self.privacy = privacy or Privacy()
         self.out_dir = out_dir
         self.tz = tz
         self.text_limit = text_limit
@@ -117,9 +120,17 @@ class DigestSender:
         out = self.out_dir / period.label
         async with self.sessions() as s:
             content = await build_digest(
-                s, period=period, taxonomy=self.taxonomy, community=community, tz=self.tz, now=self.clock()
+                s,
+                period=period,
+                taxonomy=self.taxonomy,
+                community=community,
+                tz=self.tz,
+                now=self.clock(),
+                privacy=self.privacy,
             )
-            return await write_forms(s, content, out, taxonomy=self.taxonomy, text_limit=self.text_limit)
+            return await write_forms(
+                s, content, out, taxonomy=self.taxonomy, text_limit=self.text_limit, privacy=self.privacy
+            )
 
     async def _claim(self, period: str, target: Target, *, force: bool, where: str) -> tuple[int, int] | str:
         now = self.clock()

@@ -1,12 +1,15 @@
-"""Messages and replies as the inbox and outbox store them: rows in, rows out, and storable text."""
+"""Messages and replies as the inbox and outbox store them: rows in, rows out, storable text, and what is kept
+of a failure (never the message's text)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from handlers.types import IncomingMessage, Mention, Reply
+from nlp.privacy import Privacy
 from storage.models import Inbox, Outbox, as_utc
 
 
@@ -93,3 +96,13 @@ def sanitize(msg: IncomingMessage) -> IncomingMessage:
         room_id=_safe_text(msg.room_id) if msg.room_id is not None else None,
         room_topic=_safe_text(msg.room_topic) if msg.room_topic is not None else None,
     )
+
+
+def failure_text(exc: BaseException, msg: IncomingMessage, privacy: Privacy, normalize: Callable[[str], str]) -> str:
+    """What is kept and logged of a failure: the exception's type and first line, without the message's text
+    (SQL parameters are hidden by the engine) and through the privacy module."""
+    text = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    for body in sorted({msg.text, normalize(msg.text or ""), *(msg.text or "").splitlines()}, key=len, reverse=True):
+        if body and len(body.strip()) >= 2:
+            text = text.replace(body.strip(), "[消息]")
+    return privacy.for_log(text)[:500]

@@ -10,6 +10,7 @@ from handlers import texts
 from handlers.context import Context, Outcome
 from handlers.ticket_ops import TicketOps
 from handlers.types import Reply
+from nlp.entities import ticket_number
 from storage import repo
 from storage.models import TicketStatus
 
@@ -27,7 +28,7 @@ def parse_feedback(text: str) -> tuple[bool, str | None] | None:
     if not m:
         return None
     number = m.group(1) or m.group(3)
-    return "不" not in m.group(2), number.zfill(4) if number else None
+    return "不" not in m.group(2), ticket_number(number) if number else None
 
 
 class FeedbackHandler:

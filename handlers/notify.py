@@ -12,19 +12,40 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts
 from handlers.types import Mention, Reply
+from nlp.privacy import Privacy
 from storage import repo
 from storage.models import Ticket
 
 _SPEC = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-~～到至]\s*(\d{1,2}):(\d{2})\s*$")
 _OFF = {"", "off", "none", "no", "false", "关", "无"}
+# Staff mark what a resident may read: "办结 3810 已联系业主 回复：已疏通，谢谢反映" tells them only "已疏通…".
+_REPLY = re.compile(r"(?:^|[\s,，。;；])(?:回复|答复)\s*[:：]\s*(\S.*)$", re.S)
 
-# Never shown to anyone but staff: phone numbers, room numbers written as 7-1-502 / 502室.
-_PRIVATE = re.compile(r"1[3-9]\d{9}|\d{3,4}-?\d{7,8}|\d{1,3}-\d{1,2}-\d{3,4}|\d{3,4}\s*室|\d{3,4}号房")
+
+def reply_part(note: str | None) -> str | None:
+    """The part of a staff note marked as the reply to the resident, or None: the rest stays with staff."""
+    m = _REPLY.search(note or "")
+    return m.group(1).strip() if m else None
 
 
-def redact(text: str | None) -> str | None:
-    """A note as a resident may read it: phone and room numbers replaced by ***."""
-    return _PRIVATE.sub("***", text) if text else text
+class ForResidents:
+    """What of a ticket a resident may read, through the one privacy module: the summary, the reply staff
+    marked for them, and who handles it (a name or a phone number there becomes "工作人员")."""
+
+    def __init__(self, privacy: Privacy) -> None:
+        self.privacy = privacy
+
+    def text(self, text: str | None) -> str:
+        return self.privacy.for_people(text)
+
+    def reply(self, note: str | None) -> str | None:
+        part = reply_part(note)
+        return self.privacy.for_people(part) if part else None
+
+    def assignee(self, assignee: str | None) -> str | None:
+        if not assignee:
+            return None
+        return assignee if self.privacy.for_people(assignee) == assignee else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +95,9 @@ class Notifier:
         timezone: str = "Asia/Shanghai",
         quiet_hours: str | None = "22:00-07:00",
         room_quiet_hours: Mapping[str, str | None] | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
+        self.public = ForResidents(privacy or Privacy())
         self.tz = ZoneInfo(timezone)
         self.default = QuietHours.parse(quiet_hours)
         # by room topic; a room without its own setting uses the default
@@ -96,9 +119,17 @@ class Notifier:
         note: str | None = None,
         other: str | None = None,
     ) -> list[Reply]:
-        """The reporter (and relaying leader) told, in their room, that `ticket` moved on; [] if no one to tell."""
+        """The reporter (and relaying leader) told, in their room, that `ticket` moved on; [] if no one to tell.
+
+        Staff notes stay with staff; only the part marked "回复：" reaches the reporter, redacted."""
+        p = self.public
         text = texts.notice(
-            action, ticket.number, ticket.summary, assignee=ticket.assignee, note=redact(note), other=other
+            action,
+            ticket.number,
+            p.text(ticket.summary),
+            assignee=p.assignee(ticket.assignee),
+            note=p.reply(note),
+            other=other,
         )
         if text is None or ticket.source != "wechat" or not ticket.reporter_id:
             return []

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts
 from handlers.context import Actor, Context, Outcome, RoomInfo
+from handlers.limits import Limits, Over, Standing
 from handlers.types import Reply
 from nlp.normalize import normalize
 from nlp.similarity import similarity
@@ -194,9 +195,12 @@ def _place(t: TicketRow) -> str:
 class ReportHandler:
     name = "report"
 
-    def __init__(self, *, intake: Intake, candidates: Candidates, ack: bool = True) -> None:
+    def __init__(
+        self, *, intake: Intake, candidates: Candidates, ack: bool = True, limits: Limits | None = None
+    ) -> None:
         self.intake = intake
         self.candidates = candidates
+        self.limits = limits
         self.ack = ack
 
     def files_at_once(self, ctx: Context, c: Classification) -> bool:
@@ -224,9 +228,12 @@ class ReportHandler:
             c = replace(c, intent="report", decision="ticket", category=self.intake.category(c.category).code)
         if not explicit and not self.files_at_once(ctx, c):
             return await self.candidates.hold(ctx, c)
+        standing = await self._standing(ctx)
+        if standing.tickets is not None:
+            return await self.hold_over_limit(ctx, c, standing.tickets)
         problems = await self._problems(ctx)
         if len(problems) >= 2:
-            return await self._file_many(ctx, problems)
+            return await self._file_many(ctx, problems, push=standing.urgent is None)
         filed = await self._file(ctx, c, ctx.text, ctx.msg.text)
         t = filed.ticket
         if filed.duplicate:
@@ -236,7 +243,11 @@ class ReportHandler:
         category_name = filed.category.name if filed.category else t.category
         place = c.location.describe()
         replies: list[Reply] = []
-        if c.urgent:
+        if c.urgent and standing.urgent is not None:
+            # Filed as urgent, but not pushed: this sender or room has raised the alarm too often today.
+            replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at)))
+            replies += await self._tell_staff(ctx, standing.urgent)
+        elif c.urgent:
             replies.append(Reply.to(ctx.msg, texts.ack_urgent(t.number, category_name, place)))
             replies.extend(await self._push(ctx, t))
         elif self.ack:
@@ -275,7 +286,7 @@ class ReportHandler:
             classified.append((text, await ctx.classify_fn(text)))
         return group_problems(classified)
 
-    async def _file_many(self, ctx: Context, problems: list[tuple[str, Classification]]) -> Outcome:
+    async def _file_many(self, ctx: Context, problems: list[tuple[str, Classification]], *, push: bool) -> Outcome:
         """One ticket per problem, and one short reply listing them; urgent ones are pushed as usual."""
         items: list[str] = []
         replies: list[Reply] = []
@@ -286,8 +297,30 @@ class ReportHandler:
             numbers.append(t.number)
             name = filed.category.name if filed.category else self.intake.taxonomy.name_of(t.category)
             items.append(_ack_item(filed, name, c.location.describe()))
-            if c.urgent and not filed.duplicate:
+            if c.urgent and push and not filed.duplicate:
                 replies.extend(await self._push(ctx, t))
         if self.ack or any(c.urgent for _, c in problems):
             replies.insert(0, Reply.to(ctx.msg, texts.ack_many(items)))
         return Outcome(replies=replies, intent="report", ticket_number=numbers[0])
+
+    async def _standing(self, ctx: Context) -> Standing:
+        if self.limits is None or ctx.actor.is_staff:
+            return Standing()
+        return await self.limits.standing(ctx.session, sender_id=ctx.actor.id, room_id=ctx.msg.room_id, now=ctx.now)
+
+    async def hold_over_limit(self, ctx: Context, c: Classification, over: Over) -> Outcome:
+        """A report beyond its sender's or room's ticket limit: not filed, no reply in the group, held for staff
+        review (工单 待确认) like any doubtful report, with intent "limited" in the inbox; staff are told once a
+        day."""
+        log.info("report %s not filed: %s limit for %s reached (%s)", ctx.msg.message_id, over.what, over.scope, over.window)
+        await self.candidates.hold(ctx, c)
+        return Outcome(replies=await self._tell_staff(ctx, over), intent="limited")
+
+    async def _tell_staff(self, ctx: Context, over: Over) -> list[Reply]:
+        assert self.limits is not None
+        who = ctx.actor.id if over.scope == "sender" else (ctx.msg.room_id or "")
+        if not self.limits.first_time(over, who):
+            return []
+        text = texts.limit_notice(over.what, over.scope, over.window, over.count, ctx.actor.name, ctx.msg.room_topic or "私聊")
+        rooms = await repo.committee_rooms(ctx.session, ctx.room.community)
+        return [Reply(text=text, room_id=r.platform_id) for r in rooms]

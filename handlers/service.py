@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,10 +15,19 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Context, Outcome
-from handlers.envelope import inbox_fields, message_from_inbox, outbox_row, reply_from_outbox, sanitize
+from handlers.envelope import (
+    failure_text,
+    inbox_fields,
+    message_from_inbox,
+    outbox_row,
+    reply_from_outbox,
+    sanitize,
+)
 from handlers.identity import Identities, Organisation
+from handlers.limits import Limits
 from handlers.router import Router
 from handlers.types import IncomingMessage, Reply
+from nlp.privacy import Privacy
 from nlp.types import Classification
 from storage import messages
 from storage.models import InboxStatus, as_utc
@@ -78,7 +88,11 @@ class Dispatcher:
         retries: int = 3,
         batch_size: int = 128,
         member_cache_seconds: float = 60.0,
+        limits: Limits | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
+        self.limits = limits
+        self.privacy = privacy or Privacy()
         self.sessions = sessions
         self.router = router
         self.classify = classify
@@ -247,8 +261,9 @@ class Dispatcher:
                     results.extend(await self._handle_batch([job]))
                 return results
             job = batch[0]
-            log.exception("handling message %s failed; kept in the inbox as failed", job.msg.message_id)
-            error = repr(exc)[:2000]
+            error = failure_text(exc, job.msg, self.privacy, self.normalize)
+            frames = "".join(traceback.format_tb(exc.__traceback__))  # where, not what: no values, no text
+            log.error("handling message %s failed; kept in the inbox as failed: %s\n%s", job.msg.message_id, error, frames)
             try:
                 await self._with_retry(lambda s: messages.fail_inbox(s, job.inbox_id, error))
             except Exception:
@@ -354,7 +369,7 @@ class Dispatcher:
         raise AssertionError("unreachable")
 
     async def _route(self, session: AsyncSession, msg: IncomingMessage) -> tuple[Outcome, str]:
-        room = await self.identities.room(session, msg)
+        room = await self.identities.room(session, msg, self.clock())
         if room is None or msg.kind != "text":
             return Outcome(intent=None), InboxStatus.IGNORED
         mentioned = msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or ""))
@@ -363,6 +378,9 @@ class Dispatcher:
         if not text.strip() and not mentioned:
             return Outcome(intent="chat"), InboxStatus.DONE
         actor = await self.identities.actor(session, msg, room)
+        if self.limits is not None:
+            # Whose share of the LLM this message spends (staff are not limited).
+            self.limits.caller.set(None if actor.is_staff else (actor.id, msg.room_id))
         ctx = Context(
             msg=msg,
             text=text,

@@ -1,4 +1,4 @@
-"""Staff commands in plain Chinese with a fixed shape (派单 0023 物业, 办结 0023 已疏通, 工单 超期 ...)."""
+"""Staff commands in plain Chinese with a fixed shape (派单 3810 物业, 办结 3810 已疏通, 工单 超期 ...)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from handlers.context import Context, Outcome, RoomInfo
 from handlers.report import Intake
 from handlers.ticket_ops import OpError, TicketOps
 from handlers.types import Reply
+from nlp.entities import ticket_number as canonical_number
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,8 @@ class CommandError:
 
 
 def ticket_number(raw: str) -> str:
-    """'23', '0023' and '#0023' are the same ticket: at least four digits."""
-    return raw.lstrip("#＃").strip().zfill(4)
+    """'23', '0023' and '#0023' are the same ticket, 23: numbers are compared as integers."""
+    return canonical_number(raw)
 
 
 def source_code(raw: str) -> str:
@@ -128,7 +129,7 @@ def parse_command(text: str) -> Command | CommandError | None:
 
 
 def _parse_list(rest: str) -> Command | None:
-    # "工单" is also an ordinary word ("工单0023处理完了吗"): anything but the exact shapes is not a command.
+    # "工单" is also an ordinary word ("工单3810处理完了吗"): anything but the exact shapes is not a command.
     source = None
     s = _SOURCE.search(rest)
     if s:
@@ -180,7 +181,7 @@ class StaffHandler:
         if not ctx.actor.is_staff:
             if isinstance(parsed, CommandError) or parsed.action in ("show", "help"):
                 return None  # an ordinary message after all, or a status query: later handlers answer it
-            log.info("refused %s from non-staff %s", parsed.action, ctx.actor.name)
+            log.info("refused %s from non-staff %s", parsed.action, ctx.actor.id)
             return Outcome(replies=[Reply.to(ctx.msg, texts.STAFF_ONLY)], intent="command")
         if isinstance(parsed, CommandError):
             return Outcome(replies=[Reply.to(ctx.msg, parsed.usage)], intent="command")
@@ -194,7 +195,7 @@ class StaffHandler:
         if cmd.action == "help":
             return [self._private_to_staff(ctx, texts.STAFF_HELP)]
         if cmd.action in ("list_open", "list_overdue", "show"):
-            text = await self.ops.describe(ctx.session, cmd, now=ctx.now, community=None)
+            text = await self.ops.describe(ctx.session, cmd, now=ctx.now, community=None, actor=ctx.actor)
             return [self._private_to_staff(ctx, text)]
         if cmd.action == "list_candidates":
             return [self._private_to_staff(ctx, await self.candidates.listing(ctx.session, now=ctx.now))]

@@ -69,6 +69,27 @@ def ack_urgent(number: str, category_name: str, place: str) -> str:
     )
 
 
+# The steps of a ticket a resident is shown (no notes, no names): 11月27日登记 → 11月28日派单 → ….
+HISTORY_ACTIONS = ("created", "assign", "start", "resolve", "close", "reject", "merge", "reopen", "unsatisfied", "satisfied")
+
+# A ticket's status in a word, for a member of the room it was filed in who is not behind it.
+STATUS_WORD = {
+    "new": "已登记",
+    "assigned": "已派单",
+    "in_progress": "处理中",
+    "resolved": "已处理完成",
+    "closed": "已办结",
+    "rejected": "社区已答复",
+    "duplicate": "已合并处理",
+    "reopened": "重新处理中",
+    "withdrawn": "已撤销",
+}
+
+
+def status_in_a_word(number: str, status: str) -> str:
+    return f"工单 #{number}：{STATUS_WORD.get(status, '处理中')}。详情只告诉反映人和社区工作人员。"
+
+
 def ticket_status(
     number: str,
     category_name: str,
@@ -80,14 +101,19 @@ def ticket_status(
     created: datetime,
     due: datetime | None,
     last_note: str | None,
+    place: str = "",
+    history: list[tuple[datetime, str]] | None = None,
 ) -> str:
-    line = f"工单 #{number}（{category_name}｜{summary}）：{status_words(status, assignee=assignee, duplicate_of=duplicate_of)}。"
+    about = summary if not place or place in summary else f"{place} {summary}"
+    line = f"工单 #{number}（{category_name}｜{about}）：{status_words(status, assignee=assignee, duplicate_of=duplicate_of)}。"
     line += f"{md(created)}登记"
     if due and status in ("new", "assigned", "in_progress", "reopened"):
         line += f"，预计{md(due)}前办好"
     line += "。"
+    if history and len(history) > 1:
+        line += "经过：" + " → ".join(f"{md(at)}{ACTION_WORDS.get(a, a)}" for at, a in history) + "。"
     if last_note:
-        line += f"最新进展：{last_note}"
+        line += f"最新答复：{last_note}"
     return line
 
 
@@ -103,22 +129,24 @@ def my_ticket_line(number: str, summary: str, status: str, assignee: str | None)
     return f"#{number} {summary}：{status_words(status, assignee=assignee)}"
 
 
-NO_MATCH_QUERY = "没找到您反映过的相关工单。可以发工单号查询，例如“查询 0023”，或发“我的工单”看全部。"
+NO_MATCH_QUERY = "没找到您反映过的相关工单。可以发工单号查询，例如“查询 3810”，或发“我的工单”看全部。"
 
 UNDO_DONE = "好的，工单 #{number} 已撤销。"
-UNDO_NOT_YOURS = "工单 #{number} 不是您登记的，不能撤销。"
 UNDO_TOO_LATE = "工单 #{number} 已登记超过 {minutes} 分钟或已在处理中，不能撤销了，如有误请联系社区工作人员。"
-UNDO_USAGE = "撤销请发“撤销 工单号”，例如“撤销 0023”。"
+UNDO_USAGE = "撤销请发“撤销 工单号”，例如“撤销 3810”。"
 
 HELP = (
     "我是{bot_name}，帮大家把问题登记下来、跟到办好：\n"
     "· 有问题直接在群里说，比如“4栋楼道灯坏了”，我会登记并回复工单号；\n"
-    "· 查进度：发“查询 0023”，或“我的工单”，或“我上次反映的下水道怎么样了”；\n"
-    "· 登记错了：发“撤销 0023”（{undo} 分钟内）。\n"
+    "· 查进度：发“查询 3810”，或“我的工单”，或“我上次反映的下水道怎么样了”；\n"
+    "· 登记错了：发“撤销 3810”（{undo} 分钟内）。\n"
     "社区工作人员可发“工单 帮助”看处理命令。"
 )
 
 EMPTY_TEXT = ""
+
+MY_ID = "您的ID是：{id}\n请把它交给管理员，填进配置里工作人员的 wechat_id（或名册的“微信号”一栏），之后您发的处理命令才算数。"
+MY_ID_PRIVATELY = "请私聊我发“我的ID”，我把您的ID单独告诉您。"
 
 
 # ---------------------------------------------------------------- staff commands, notices, feedback
@@ -126,21 +154,21 @@ EMPTY_TEXT = ""
 STAFF_ONLY = "不好意思，这个命令只有社区工作人员可以用。有问题直接在群里说，我会帮您登记；查进度请发“查询 工单号”。"
 
 STAFF_USAGE = {
-    "assign": "派单请发“派单 工单号 处理人”，例如“派单 0023 物业”。",
-    "start": "开始处理请发“处理 工单号”，例如“处理 0023”。",
-    "resolve": "办结请发“办结 工单号 处理情况”，例如“办结 0023 已疏通”。",
-    "close": "归档请发“关闭 工单号”，例如“关闭 0023”。",
-    "reject": "答复不受理请发“驳回 工单号 理由”，例如“驳回 0023 不属于社区职责”。",
-    "merge": "合并请发“合并 重复的工单号 到 保留的工单号”，例如“合并 0031 到 0023”。",
-    "reclassify": "改类请发“改类 工单号 类别”，例如“改类 0023 排水”。",
-    "list": "查看工单请发“工单 未办结”“工单 超期”或“工单 0023”，可加“来源:议事会”筛选。",
+    "assign": "派单请发“派单 工单号 处理人”，例如“派单 3810 物业”。",
+    "start": "开始处理请发“处理 工单号”，例如“处理 3810”。",
+    "resolve": "办结请发“办结 工单号 处理情况”；要让反映人看到的话写在“回复：”后面，例如“办结 3810 回复：已疏通”。",
+    "close": "归档请发“关闭 工单号”，例如“关闭 3810”。",
+    "reject": "答复不受理请发“驳回 工单号 理由”，例如“驳回 3810 回复：不属于社区职责，请联系物业”。",
+    "merge": "合并请发“合并 重复的工单号 到 保留的工单号”，例如“合并 3811 到 3810”。",
+    "reclassify": "改类请发“改类 工单号 类别”，例如“改类 3810 排水”。",
+    "list": "查看工单请发“工单 未办结”“工单 超期”或“工单 3810”，可加“来源:议事会”筛选。",
     "register": "代为登记请发“登记 来源:议事会 问题内容”，例如“登记 来源:议事会 金穗小区健身器材需要增设”。",
     "confirm": "确认待确认的消息请发“确认 编号”，可加类别，例如“确认 3”或“确认 3 排水”；发“工单 待确认”看列表。",
     "ignore": "不是问题的待确认消息请发“忽略 编号”，例如“忽略 3”。",
-    "false_positive": "把不是问题的工单标为误报请发“误报 工单号”，例如“误报 0023”（不会通知反映人）。",
+    "false_positive": "把不是问题的工单标为误报请发“误报 工单号”，例如“误报 3810”（不会通知反映人）。",
 }
 
-STAFF_HELP = "社区工作人员处理命令（工单号可写 0023、#0023 或 23）：\n" + "\n".join(
+STAFF_HELP = "社区工作人员处理命令（工单号可写 3810 或 #3810）：\n" + "\n".join(
     f"· {STAFF_USAGE[k]}"
     for k in (
         "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "list", "register",
@@ -151,6 +179,7 @@ STAFF_HELP = "社区工作人员处理命令（工单号可写 0023、#0023 或 
 STAFF_DONE = "好的，工单 #{number}（{summary}）{what}。"
 STAFF_DONE_NOTIFIED = "已告知反映人。"
 STAFF_DONE_ASKED = "已告知反映人并请其评价。"
+STAFF_NOTE_KEPT = "备注只记在工单里，不发给居民；要告诉反映人，请写“回复：……”。"
 STAFF_BAD_STATUS = "工单 #{number} 现在是“{status}”，不能{action}。"
 STAFF_MERGE_SELF = "不能把工单 #{number} 合并到它自己。"
 STAFF_UNKNOWN_CATEGORY = "没有找到类别“{arg}”。可用的类别：{names}。"
@@ -226,6 +255,18 @@ def duplicate_report(number: str, status: str, supporters: int, *, counted: bool
 def urgent_alert(number: str, category_name: str, where: str, summary: str, origin: str, reporter: str) -> str:
     what = f"{where} {summary}".strip()
     return f"【紧急】工单 #{number}（{category_name}）{what}。来自“{origin}”的{reporter}，请立即处理。"
+
+
+_WINDOWS = {"hour": "一小时", "day": "一天"}
+
+
+def limit_notice(what: str, scope: str, window: str, count: int, name: str, room: str) -> str:
+    """Staff told, once, that a sender or a room went past a limit and what the bot now does with it."""
+    who = f"“{room}”的{name}" if scope == "sender" else f"“{room}”"
+    span = _WINDOWS.get(window, window)
+    if what == "urgent":
+        return f"【提醒】{who}{span}内已报紧急情况 {count} 次，之后的紧急情况照常登记，但先不推送到本群，请留意工单列表。"
+    return f"【提醒】{who}{span}内已登记 {count} 件工单，之后的消息先不自动登记（消息都已保存），请工作人员看一下。"
 
 
 LIST_EMPTY = {"open": "目前没有未办结的工单。", "overdue": "目前没有超期的工单。"}

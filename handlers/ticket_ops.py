@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts
 from handlers.context import Actor
-from handlers.notify import Notifier
+from handlers.notify import Notifier, reply_part
 from handlers.types import Reply
 from nlp.types import Category, Classification, Taxonomy
 from storage import repo
@@ -81,9 +81,11 @@ class TicketOps:
         self.urgent_due = timedelta(hours=urgent_due_hours)
         self.tz: ZoneInfo = notifier.tz
 
-    async def get(self, session: AsyncSession, number: str) -> Ticket:
+    async def get(self, session: AsyncSession, number: str, actor: Actor | None = None) -> Ticket:
+        """The ticket, if it exists and (given an actor) is in their communities: staff of one community
+        neither see nor change another's, and are told no more than that there is no such ticket."""
         t = await repo.get_ticket(session, number)
-        if t is None:
+        if t is None or (actor is not None and not actor.may_handle(t.community)):
             raise OpError(texts.no_such_ticket(number))
         return t
 
@@ -106,7 +108,7 @@ class TicketOps:
     async def apply(self, session: AsyncSession, cmd: Command, *, actor: Actor, now: datetime) -> Change:
         """Carry out a mutating command (assign, start, resolve, close, reject, merge, reclassify)."""
         assert cmd.number is not None
-        t = await self.get(session, cmd.number)
+        t = await self.get(session, cmd.number, actor)
         if cmd.action == "merge":
             return await self._merge(session, t, cmd.target or "", actor=actor, now=now)
         if cmd.action == "reclassify":
@@ -139,7 +141,7 @@ class TicketOps:
     async def _merge(self, session: AsyncSession, t: Ticket, target: str, *, actor: Actor, now: datetime) -> Change:
         if target == t.number:
             raise OpError(texts.STAFF_MERGE_SELF.format(number=t.number))
-        keep = await self.get(session, target)
+        keep = await self.get(session, target, actor)
         if keep.status in (S.DUPLICATE, S.WITHDRAWN):
             raise OpError(
                 texts.STAFF_BAD_STATUS.format(
@@ -186,6 +188,8 @@ class TicketOps:
         text = texts.STAFF_DONE.format(number=t.number, summary=t.summary, what=what)
         if notices:
             text += texts.STAFF_DONE_ASKED if action == "resolve" else texts.STAFF_DONE_NOTIFIED
+        if kw.get("note") and action in ("resolve", "reject", "start") and not reply_part(kw["note"]):
+            text += texts.STAFF_NOTE_KEPT
         return Change(ticket=t, event=event, confirmation=text, notices=notices)
 
     # ------------------------------------------------------------ reading (staff only: may show places and names)
@@ -207,19 +211,30 @@ class TicketOps:
             parts.append(f"来源:{texts.source_name(t.source)}")
         return "｜".join(parts)
 
-    async def describe(self, session: AsyncSession, cmd: Command, *, now: datetime, community: str | None) -> str:
-        """A list of open or overdue tickets, or one ticket with its history, for staff."""
+    async def describe(
+        self, session: AsyncSession, cmd: Command, *, now: datetime, community: str | None, actor: Actor | None = None
+    ) -> str:
+        """A list of open or overdue tickets, or one ticket with its history, for staff (of their communities)."""
         if cmd.action == "show":
             assert cmd.number is not None
-            return await self.history(session, await self.get(session, cmd.number), now=now)
+            return await self.history(session, await self.get(session, cmd.number, actor), now=now)
         kind = "overdue" if cmd.action == "list_overdue" else "open"
         overdue_at = now if kind == "overdue" else None
+        scope = actor.communities if actor is not None else None
         tickets = await repo.find_tickets(
-            session, open_only=True, overdue_at=overdue_at, source=cmd.source, community=community, limit=LIST_LIMIT
+            session,
+            open_only=True,
+            overdue_at=overdue_at,
+            source=cmd.source,
+            community=community,
+            communities=scope,
+            limit=LIST_LIMIT,
         )
         if not tickets:
             return texts.LIST_EMPTY[kind]
-        total = await repo.count_tickets(session, open_only=True, overdue_at=overdue_at, source=cmd.source)
+        total = await repo.count_tickets(
+            session, open_only=True, overdue_at=overdue_at, source=cmd.source, community=community, communities=scope
+        )
         lines = [texts.LIST_HEADER[kind].format(n=total)] + [self.line(t, now=now) for t in tickets]
         if total > len(tickets):
             lines.append(texts.LIST_MORE.format(n=total - len(tickets)))

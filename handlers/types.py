@@ -11,6 +11,20 @@ MessageKind = Literal["text", "image", "voice", "video", "file", "emoticon", "re
 
 
 @dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel promises about itself; everything above bot/ decides by these, never by a channel's name.
+
+    `ids_trustworthy`: room and sender ids are the platform's own (WeChat's wxid_…, …@chatroom), so a name
+    never stands in for one; where they are not (the console, whose ids are the names typed), names are ids.
+    `sends_per_minute` and `send_burst`: how fast the platform lets an account send (None: no limit).
+    """
+
+    ids_trustworthy: bool = True
+    sends_per_minute: float | None = None
+    send_burst: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """One message as a channel saw it; the core never sees platform objects.
 

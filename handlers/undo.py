@@ -1,4 +1,4 @@
-"""Undo: the reporter takes back a wrong filing ("撤销 0023") within a short window."""
+"""Undo: the reporter takes back a wrong filing ("撤销 3810") within a short window."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 from handlers import texts
 from handlers.context import Context, Outcome
 from handlers.types import Reply
+from nlp.entities import ticket_number
 from storage import repo
 from storage.models import TicketStatus, as_utc
 
@@ -27,12 +28,13 @@ class UndoHandler:
             return None
         if not m.group(4):
             return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_USAGE)], intent="chat")
-        number = m.group(4).zfill(4)
+        number = ticket_number(m.group(4))
         ticket = await repo.get_ticket(ctx.session, number)
         if ticket is None:
             return Outcome(replies=[Reply.to(ctx.msg, texts.no_such_ticket(number))], intent="chat")
         if ticket.reporter_id != ctx.actor.id:
-            return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_NOT_YOURS.format(number=number))], intent="chat")
+            # The same words as for a number that does not exist: trying numbers must not tell which do.
+            return Outcome(replies=[Reply.to(ctx.msg, texts.no_such_ticket(number))], intent="chat")
         created = as_utc(ticket.created_at)
         if ticket.status != TicketStatus.NEW or ctx.now - created > self.window:
             text = texts.UNDO_TOO_LATE.format(number=number, minutes=self.minutes)

@@ -126,15 +126,24 @@ _TICKET_PATTERNS = tuple(
 )
 
 
+def ticket_number(raw: str) -> str:
+    """A ticket number as stored and shown: the integer, without leading zeros ("#0023", "0023" and "23" are 23).
+
+    Numbers are compared as integers, so "0123" typed from an old notice and "123" are one ticket, and a
+    number never means two tickets as new numbers grow longer.
+    """
+    return str(int(raw.strip().lstrip("#＃").strip()))
+
+
 def extract_ticket_numbers(text: str) -> tuple[str, ...]:
-    """Ticket numbers named in the text, zero-padded to at least four digits, in order of mention."""
+    """Ticket numbers named in the text, as integers without leading zeros, in order of mention."""
     text = normalize(text)
     if not _ANY_DIGIT.search(text):
         return ()  # every ticket pattern captures digits
     found: list[tuple[int, str]] = []
     for pat in _TICKET_PATTERNS:
         for m in pat.finditer(text):
-            found.append((m.start(1), m.group(1).zfill(4)))
+            found.append((m.start(1), ticket_number(m.group(1))))
     out: list[str] = []
     for _, num in sorted(found):
         if num not in out and int(num) > 0:

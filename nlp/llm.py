@@ -1,8 +1,9 @@
 """The LLM stage of the cascade: asks an OpenAI-compatible chat model about messages the cheaper stages doubt.
 
-The stage is handed a ready client (built in bot/), sees only the redacted message, and returns a
-Classification built from five validated fields or None, in which case the cheaper stages' answer stands.
-Nothing else in a reply can have an effect: the model cannot call tools, file, close or change anything.
+The stage is handed a ready client (built in bot/), sends only the redacted message (at most MESSAGE_CHARS
+characters of it), and returns a Classification built from five validated fields or None, in which case the
+cheaper stages' answer stands. Nothing else in a reply can have an effect: the model cannot call tools, file,
+close or change anything, and it cannot make a message urgent on its own (that takes the offline evidence).
 """
 
 from __future__ import annotations
@@ -15,24 +16,25 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nlp.entities import chinese_to_int
+from nlp.llm_guards import SHANGHAI, CircuitBreaker, DailyBudget, describe_error
 from nlp.normalize import normalize
-from nlp.redact import redact
+from nlp.privacy import Privacy
 from nlp.summary import MAX_CHARS, summarize
 from nlp.types import Classification, Taxonomy
+from nlp.urgency import is_urgent
 
 log = logging.getLogger(__name__)
 
-# China keeps one offset all year, so the budget's day needs no tz database.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 CONFIDENCE = 0.9
 MAX_TOKENS = 200
 CACHE_SIZE = 10_000
+MESSAGE_CHARS = 500  # at most this much of one message leaves the machine
 
 
 # ---------------------------------------------------------------- prompt
@@ -134,92 +136,6 @@ def _summary(raw: str) -> str:
     return s
 
 
-# ---------------------------------------------------------------- guards
-
-
-class CircuitBreaker:
-    """Opens after `failures` failed calls in a row; after `cooldown` seconds lets one trial call through."""
-
-    def __init__(self, failures: int, cooldown: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.failures = max(1, failures)
-        self.cooldown = cooldown
-        self._monotonic = monotonic
-        self._in_a_row = 0
-        self._opened_at: float | None = None
-        self._trial = False
-
-    @property
-    def is_open(self) -> bool:
-        return self._opened_at is not None
-
-    def allow(self) -> bool:
-        if self._opened_at is None:
-            return True
-        if self._trial or self._monotonic() - self._opened_at < self.cooldown:
-            return False
-        self._trial = True
-        return True
-
-    def success(self) -> bool:
-        """Record a good answer; True when this closes an open breaker."""
-        was_open = self._opened_at is not None
-        self._in_a_row, self._opened_at, self._trial = 0, None, False
-        return was_open
-
-    def failure(self, *, fatal: bool = False) -> bool:
-        """Record a failed call; True when this opens the breaker (a failed trial re-opens it quietly)."""
-        self._in_a_row += 1
-        if self._opened_at is not None:
-            self._opened_at, self._trial = self._monotonic(), False
-            return False
-        if fatal or self._in_a_row >= self.failures:
-            self._opened_at, self._trial = self._monotonic(), False
-            return True
-        return False
-
-
-class DailyBudget:
-    """At most `limit` requests per calendar day in Asia/Shanghai; the count starts again at local midnight."""
-
-    def __init__(self, limit: int, now: Callable[[], datetime]) -> None:
-        self.limit = limit
-        self._now = now
-        self._day: date | None = None
-        self.used = 0
-
-    def today(self) -> date:
-        return self._now().astimezone(SHANGHAI).date()
-
-    def take(self) -> bool:
-        day = self.today()
-        if day != self._day:
-            self._day, self.used = day, 0
-        if self.used >= self.limit:
-            return False
-        self.used += 1
-        return True
-
-
-def _describe_error(exc: BaseException) -> tuple[str, bool, bool]:
-    """(reason, worth retrying, hopeless until reconfigured) for an exception from the client."""
-    if isinstance(exc, TimeoutError):
-        return "timeout", True, False
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        if status == 429:
-            return "HTTP 429 (rate limited)", True, False
-        if status >= 500:
-            return f"HTTP {status}", True, False
-        # Wrong key, no access, no such model or URL: retrying will not help.
-        return f"HTTP {status}", False, status in (401, 403, 404)
-    name = type(exc).__name__
-    if "Timeout" in name:
-        return "timeout", True, False
-    if "Connection" in name:
-        return "connection error", True, False
-    return name, False, False
-
-
 # ---------------------------------------------------------------- stage
 
 
@@ -235,6 +151,9 @@ class LLMStage:
         model: str,
         taxonomy: Taxonomy,
         names: Iterable[str] = (),
+        privacy: Privacy | None = None,
+        admit: Callable[[], bool] | None = None,
+        message_chars: int = MESSAGE_CHARS,
         timeout: float = 5.0,
         max_retries: int = 1,
         daily_budget: int = 2000,
@@ -251,7 +170,9 @@ class LLMStage:
         self.model = model
         self.taxonomy = taxonomy
         self._codes = frozenset(taxonomy.codes())
-        self._names = tuple(n for n in names if n)
+        self.privacy = privacy if privacy is not None else Privacy(names)
+        self._admit = admit
+        self.message_chars = max(1, min(message_chars, MESSAGE_CHARS))
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
         self.confidence = confidence
@@ -275,6 +196,8 @@ class LLMStage:
                 "skipped_breaker",
                 "requests",
                 "invalid_answers",
+                "skipped_limit",
+                "urgent_unconfirmed",
             ),
             0,
         )
@@ -282,12 +205,12 @@ class LLMStage:
     # -- public
 
     def redact(self, text: str) -> str:
-        """Exactly what would leave the machine for this text."""
-        return redact(text, self._names)
+        """Exactly what would leave the machine for this text: redacted, then cut to `message_chars`."""
+        return self.privacy.redact(text)[: self.message_chars]
 
     def set_names(self, names: Iterable[str]) -> None:
         """Replace the people's names to redact (e.g. after a roster import)."""
-        self._names = tuple(n for n in names if n)
+        self.privacy.set_names(names)
 
     async def refine(self, text: str, current: Classification) -> Classification | None:
         key = self.redact(text)
@@ -298,6 +221,9 @@ class LLMStage:
             self._cache.move_to_end(key)
             self._stats["cache_hits"] += 1
         else:
+            if self._admit is not None and not self._admit():
+                self._stats["skipped_limit"] += 1  # this sender or room has had its share for now
+                return None
             answer = await self._ask(key)
             if answer is None:
                 return None
@@ -337,7 +263,7 @@ class LLMStage:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                reason, retry, fatal = _describe_error(exc)
+                reason, retry, fatal = describe_error(exc)
                 self._failed(f"request failed: {reason}", fatal=fatal)
                 if not retry:
                     return None
@@ -426,13 +352,17 @@ class LLMStage:
         alternatives: tuple[str, ...] = ()
         if report and current.intent == "report" and current.category and current.category != category:
             alternatives = (current.category,)
+        # Urgency needs the offline evidence (danger words in the message itself): a message that talks the
+        # model into "urgent" (a prompt injection) would otherwise push to the committee at will.
+        offline = current.urgent or is_urgent(text)
+        if report and a.urgent and not offline:
+            self._stats["urgent_unconfirmed"] += 1
         return Classification(
             intent=a.intent,
             category=category,
             confidence=self.confidence,
             stage=self.stage,
-            # Missing an urgent case costs more than a false alarm: either stage may raise it.
-            urgent=report and (a.urgent or (current.intent == "report" and current.urgent)),
+            urgent=report and offline,
             location=location,
             ticket_numbers=current.ticket_numbers,
             summary=summary,

@@ -110,7 +110,7 @@ async def _sqlite(conn: AsyncConnection) -> sqlite_driver.Connection | None:
 
 def _wrapped(sql: str, params: Any, exc: sqlite3.Error) -> DBAPIError:
     """The error as SQLAlchemy would have raised it (OperationalError for a locked database, and so on)."""
-    return DBAPIError.instance(sql, params, exc, sqlite3.Error)
+    return DBAPIError.instance(sql, params, exc, sqlite3.Error, hide_parameters=True)
 
 
 @dataclass(frozen=True, slots=True)

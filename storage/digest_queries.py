@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Inbox, Room, Ticket, TicketStatus, as_utc
+from storage.models import Inbox, Ticket, TicketStatus, as_utc
 
 T = Ticket.__table__.c  # type: ignore[attr-defined]
 
@@ -336,14 +336,6 @@ async def first_activity(session: AsyncSession) -> datetime | None:
     return min(found) if found else None  # type: ignore[type-var]
 
 
-async def room_ids_by_topic(session: AsyncSession, topics: Sequence[str]) -> dict[str, str]:
-    """Platform ids of rooms the bot has seen, by topic (the newest when a topic was seen twice)."""
-    if not topics:
-        return {}
-    stmt = select(Room.platform_id, Room.topic).where(Room.topic.in_(list(topics))).order_by(Room.id)  # type: ignore[attr-defined]
-    return {topic: pid for pid, topic in (await session.exec(stmt)).all()}
-
-
 # ---------------------------------------------------------------- per-ticket rows (for the spreadsheet)
 
 TICKET_COLUMNS = (
@@ -398,7 +390,6 @@ __all__ = [
     "parse_period",
     "period_before",
     "period_tickets",
-    "room_ids_by_topic",
     "problem_groups",
     "received_by",
     "top_relayers",

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration's revision (tests check it is alembic's head). A database already there is not
 # handed to alembic at all: importing alembic was a twentieth of the bot's start-up (issue 9).
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 
 def is_sqlite(url: str) -> bool:
@@ -30,6 +30,9 @@ def create_engine(
 ) -> AsyncEngine:
     """Create an async engine; SQLite gets WAL, foreign keys and our in-loop driver (see storage/sqlite_driver).
 
+    Bound parameters are hidden from SQL errors (`hide_parameters`): they carry message text and phone numbers,
+    and an error's text ends up in the inbox and the log.
+
     `offload=True` runs SQLite calls in a worker thread instead of on the event loop: for engines that run
     long reports (digests) while the bot keeps answering. `lock_timeout`: how long a SQLite write waits for
     another process's lock before "database is locked" (waiting without blocking the loop).
@@ -39,7 +42,10 @@ def create_engine(
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, echo=echo, async_creator=sqlite_driver.connector(path, timeout=lock_timeout, offload=offload)
+            url,
+            echo=echo,
+            hide_parameters=True,
+            async_creator=sqlite_driver.connector(path, timeout=lock_timeout, offload=offload),
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -51,7 +57,9 @@ def create_engine(
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=5
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlmodel import col
 from sqlmodel import select as orm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -129,6 +129,52 @@ async def pending_inbox(session: AsyncSession, *, limit: int = 500, max_attempts
 
 async def failed_inbox(session: AsyncSession, *, limit: int = 50) -> Sequence[Inbox]:
     stmt = orm_select(Inbox).where(Inbox.status == InboxStatus.FAILED).order_by(col(Inbox.id).desc()).limit(limit)
+    return (await session.exec(stmt)).all()
+
+
+# ---------------------------------------------------------------- retention
+
+# Messages whose text is kept: reports (the ticket points at them), and those held for staff (over a limit:
+# "limited"; waiting for review, 待确认: "review"). Everything else is chat, and loses its text after the
+# retention period.
+KEPT_INTENTS = ("report", "limited", "review")
+_SETTLED = [InboxStatus.DONE, InboxStatus.IGNORED]
+
+
+async def purge_chat(session: AsyncSession, *, before: datetime, after_id: int = 0, limit: int = 5000) -> tuple[int, int]:
+    """Clear the text, sender name and room name of up to `limit` handled chat messages received before `before`
+    (the row and its message id stay: a redelivery is still recognised). Returns (rows cleared, last id seen);
+    call again with `after_id` until no rows are cleared."""
+    ids_stmt = (
+        select(_INBOX.c.id)
+        .where(_INBOX.c.id > after_id)
+        .where(_INBOX.c.received_at < before)
+        .where(_INBOX.c.status.in_(_SETTLED))
+        .where(or_(_INBOX.c.intent.is_(None), _INBOX.c.intent.not_in(KEPT_INTENTS)))
+        .where(or_(_INBOX.c.text != "", _INBOX.c.sender_name != ""))
+        .order_by(_INBOX.c.id)
+        .limit(limit)
+    )
+    conn = await connection(session)
+    ids = [r[0] for r in (await conn.execute(ids_stmt)).all()]
+    if not ids:
+        return 0, after_id
+    await conn.execute(
+        update(_INBOX).where(_INBOX.c.id.in_(ids)).values(text="", sender_name="", sender_id="", room_topic=None)
+    )
+    return len(ids), ids[-1]
+
+
+async def purge_outbox(session: AsyncSession, *, before: datetime) -> int:
+    """Delete replies sent before `before` (what they said is in the tickets; nothing reads them again)."""
+    conn = await connection(session)
+    result = await conn.execute(delete(_OUTBOX).where(_OUTBOX.c.sent_at.is_not(None)).where(_OUTBOX.c.sent_at < before))
+    return int(result.rowcount or 0)
+
+
+async def held_messages(session: AsyncSession, *, limit: int = 50) -> Sequence[Inbox]:
+    """Messages kept for staff instead of being filed (over a limit), newest first."""
+    stmt = orm_select(Inbox).where(Inbox.intent == "limited").order_by(col(Inbox.id).desc()).limit(limit)
     return (await session.exec(stmt)).all()
 
 

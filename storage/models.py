@@ -67,7 +67,12 @@ class Community(SQLModel, table=True):
 
 
 class Room(SQLModel, table=True):
-    """A WeChat group (or console room) the bot is in, and where it sits in the hierarchy."""
+    """A WeChat group (or console room) the bot is in, and where it sits in the hierarchy.
+
+    The platform id is the room's identity; its topic is only its current name. Kind and community count
+    only when the room is bound (`bound_by`: "config" for a configured id, "cli" for `linju rooms bind`);
+    an unbound room is an ordinary one, whatever it is called.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     platform_id: str = Field(index=True, unique=True, max_length=200)
@@ -76,6 +81,8 @@ class Room(SQLModel, table=True):
     kind: str = Field(default="leaders", max_length=20)  # leaders | committee | residents
     area: str | None = Field(default=None, max_length=100)
     grp: str | None = Field(default=None, max_length=100)
+    bound_by: str | None = Field(default=None, max_length=20)
+    last_seen_at: datetime | None = Field(default=None, sa_column=_ts())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
@@ -95,6 +102,7 @@ class Member(SQLModel, table=True):
     building: str | None = Field(default=None, max_length=20)
     rooms: str | None = Field(default=None, max_length=500)
     households: int | None = None
+    subdistrict_wide: bool = False  # staff who handle every community's tickets
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
     __table_args__ = (UniqueConstraint("display_name", "community", name="uq_member_name_community"),)
@@ -182,6 +190,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_category_created", "category", "created_at"),
         Index("ix_ticket_reporter", "reporter_id", "created_at"),
         Index("ix_ticket_relay", "relay_id", "created_at"),
+        Index("ix_ticket_room", "room_id", "created_at"),
         Index(
             "ix_ticket_settled", "resolved_at", "closed_at", "created_at", "status", "due_at", "satisfaction", "community"
         ),

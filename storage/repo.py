@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, exists, func, insert, or_, union, update
 from sqlalchemy import select as core_select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,44 +22,32 @@ from storage import core
 from storage.core import connection, for_dialect, insert_ignoring
 from storage.models import (
     Member,
-    Room,
     Ticket,
     TicketEvent,
     TicketStatus,
     utcnow,
 )
 
-# ---------------------------------------------------------------- rooms and people
+# Rooms, and the reads that change nothing, live in their own modules; their names stay importable from here.
+from storage.rooms import (  # noqa: E402,F401
+    bind_room,
+    committee_rooms,
+    get_room,
+    list_rooms,
+    record_room,
+    unbind_room,
+    unbind_rooms,
+)
+from storage.ticket_reads import (  # noqa: E402,F401
+    Recent,
+    awaiting_feedback,
+    count_tickets,
+    find_tickets,
+    is_supporter,
+    recent_tickets,
+)
 
-
-async def get_room(session: AsyncSession, platform_id: str) -> Room | None:
-    return (await session.exec(select(Room).where(Room.platform_id == platform_id))).first()
-
-
-async def upsert_room(
-    session: AsyncSession, *, platform_id: str, topic: str, community: str, kind: str, area=None, grp=None
-) -> Room:
-    room = await get_room(session, platform_id)
-    if room is None:
-        room = Room(platform_id=platform_id, topic=topic, community=community, kind=kind, area=area, grp=grp)
-        try:
-            async with session.begin_nested():
-                session.add(room)
-                await session.flush()
-            return room
-        except IntegrityError:
-            # Another instance recorded this room a moment ago (a first message seen by two bots at once).
-            room = await get_room(session, platform_id)
-            if room is None:
-                raise
-    if (room.topic, room.community, room.kind) != (topic, community, kind):
-        room.topic, room.community, room.kind = topic, community, kind
-        session.add(room)
-    return room
-
-
-async def rooms_of_kind(session: AsyncSession, kind: str) -> Sequence[Room]:
-    return (await session.exec(select(Room).where(Room.kind == kind))).all()
+# ---------------------------------------------------------------- people
 
 
 async def find_member(session: AsyncSession, *, wechat_id: str | None, name: str | None) -> Member | None:
@@ -79,6 +66,13 @@ async def find_member(session: AsyncSession, *, wechat_id: str | None, name: str
 def number_width(count: int) -> int:
     # Random numbers from a space ~20x larger than the tickets in it: short to type, not guessable in bulk.
     return max(4, math.ceil(math.log10(max(count, 1) * 20)))
+
+
+def random_number(width: int) -> str:
+    """A ticket number of exactly `width` digits, never with a leading zero: numbers are compared as integers,
+    so a longer number can never be a shorter one written with zeros in front."""
+    low = 10 ** (width - 1)
+    return str(low + secrets.randbelow(9 * low))
 
 
 async def ticket_count(session: AsyncSession) -> int:
@@ -107,6 +101,7 @@ class TicketRow:
     source: str
     reporter_id: str
     relay_id: str | None
+    room_id: str | None
     created_at: datetime
 
 
@@ -185,7 +180,7 @@ async def insert_ticket(session: AsyncSession, *, width: int | None = None, atte
     conn = await connection(session)
     stmt = for_dialect(_NEW_TICKET, conn)
     for i in range(attempts):
-        row["number"] = f"{secrets.randbelow(10**width):0{width}d}"
+        row["number"] = random_number(width)
         got = await core.rows(session, stmt, row)
         if got:
             return TicketRow(*got[0])
@@ -373,74 +368,3 @@ def set_status(
         to_status=to_status,
         note=note,
     )
-
-
-# ---------------------------------------------------------------- ticket life (staff commands, feedback)
-
-
-async def awaiting_feedback(
-    session: AsyncSession, person_id: str, *, since: datetime | None = None, number: str | None = None
-) -> Ticket | None:
-    """The person's most recently resolved ticket (as reporter or relaying leader) not yet rated."""
-    stmt = (
-        select(Ticket)
-        .where(Ticket.status == TicketStatus.RESOLVED)
-        .where(col(Ticket.satisfaction).is_(None))
-        .where((Ticket.reporter_id == person_id) | (Ticket.relay_id == person_id))
-    )
-    if since is not None:
-        stmt = stmt.where(col(Ticket.resolved_at) >= since)
-    if number is not None:
-        stmt = stmt.where(Ticket.number == number)
-    stmt = stmt.order_by(col(Ticket.resolved_at).desc(), col(Ticket.id).desc()).limit(1)
-    return (await session.exec(stmt)).first()
-
-
-async def committee_rooms(session: AsyncSession, community: str | None) -> Sequence[Room]:
-    """Committee rooms of a community (rooms configured without a community serve every community)."""
-    stmt = select(Room).where(Room.kind == "committee")
-    if community:
-        stmt = stmt.where(col(Room.community).in_([community, ""]))
-    return (await session.exec(stmt.order_by(col(Room.id)))).all()
-
-
-async def find_tickets(
-    session: AsyncSession,
-    *,
-    open_only: bool = False,
-    overdue_at: datetime | None = None,
-    status: str | None = None,
-    source: str | None = None,
-    community: str | None = None,
-    limit: int = 200,
-) -> Sequence[Ticket]:
-    """Tickets for staff lists: open or overdue (by due date), optionally by status, source and community."""
-    stmt = select(Ticket)
-    if open_only or overdue_at is not None:
-        stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
-    if overdue_at is not None:
-        stmt = stmt.where(col(Ticket.due_at).is_not(None)).where(col(Ticket.due_at) < overdue_at)
-    if status:
-        stmt = stmt.where(Ticket.status == status)
-    if source:
-        stmt = stmt.where(Ticket.source == source)
-    if community:
-        stmt = stmt.where(Ticket.community == community)
-    if overdue_at is not None:
-        stmt = stmt.order_by(col(Ticket.due_at), col(Ticket.id))
-    else:
-        stmt = stmt.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
-    return (await session.exec(stmt.limit(limit))).all()
-
-
-async def count_tickets(
-    session: AsyncSession, *, open_only: bool = False, overdue_at: datetime | None = None, source: str | None = None
-) -> int:
-    stmt = select(func.count()).select_from(Ticket)
-    if open_only or overdue_at is not None:
-        stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
-    if overdue_at is not None:
-        stmt = stmt.where(col(Ticket.due_at).is_not(None)).where(col(Ticket.due_at) < overdue_at)
-    if source:
-        stmt = stmt.where(Ticket.source == source)
-    return (await session.exec(stmt)).one()

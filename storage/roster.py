@@ -28,7 +28,10 @@ HEADERS = {
     "households": ("联系户数", "户数", "households"),
     "rooms": ("所在群", "群", "rooms"),
     "subdistrict": ("街道", "subdistrict"),
+    "scope": ("范围", "管辖范围", "scope"),
 }
+# A staff member whose scope is one of these handles every community's tickets.
+SUBDISTRICT_WIDE = {"全街道", "街道", "全部", "subdistrict", "all"}
 _HEADER_TO_FIELD = {h.lower(): f for f, names in HEADERS.items() for h in names}
 
 ROLES = {
@@ -144,6 +147,7 @@ def validate(row: dict[str, str]) -> dict[str, object]:
         "building": building,
         "households": households,
         "rooms": rooms and rooms[:500],
+        "subdistrict_wide": role == "staff" and (row.get("scope") or "").strip().lower() in SUBDISTRICT_WIDE,
     }
 
 
@@ -199,6 +203,20 @@ async def _upsert_member(session: AsyncSession, values: dict[str, object]) -> st
     member.updated_at = utcnow()
     session.add(member)
     return "updated"
+
+
+async def people_names(session: AsyncSession) -> list[str]:
+    """Every name the roster knows (display and full names): the privacy module takes them out of text."""
+    rows = (await session.exec(select(Member.display_name, Member.full_name))).all()
+    return sorted({n for pair in rows for n in pair if n})
+
+
+async def roster_version(session: AsyncSession) -> tuple[int, str]:
+    """Changes whenever the roster does (an import from the shell): how many people, and the latest change."""
+    from sqlalchemy import func
+
+    count, latest = (await session.exec(select(func.count(), func.max(Member.updated_at)))).one()
+    return int(count), str(latest)
 
 
 async def import_file(session: AsyncSession, path: str | Path, *, default_community: str | None = None) -> ImportResult:

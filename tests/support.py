@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings, load_settings
-from handlers.types import IncomingMessage, Reply
+from handlers.types import Capabilities, IncomingMessage, Reply
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "config.yaml"
@@ -21,10 +21,21 @@ SHARED = REPO.parent / "shared"
 PG_URL = os.environ.get("LINJU_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
-def make_settings(tmp: Path, **overrides: Any) -> Settings:
-    """The default config.yaml, with data in `tmp` and any overrides applied."""
+def make_settings(tmp: Path, *, ids: bool = True, **overrides: Any) -> Settings:
+    """The default config.yaml, with data in `tmp` and any overrides applied.
+
+    With `ids`, configured rooms and staff get the platform ids FakeChannel gives them ("<name>@chatroom",
+    "wxid_<name>"), as an operator binds them: rooms and staff are known by id, never by name.
+    """
     overrides.setdefault("data_dir", tmp)
-    return load_settings(DEFAULT_CONFIG, **overrides)
+    settings = load_settings(DEFAULT_CONFIG, **overrides)
+    if ids:
+        for community in settings.communities:
+            for room in community.rooms:
+                room.id = room.id or f"{room.name}@chatroom"
+        for staff in settings.staff:
+            staff.wechat_id = staff.wechat_id or (f"wxid_{staff.name}" if staff.name else None)
+    return settings
 
 
 class FakeChannel:
@@ -32,6 +43,7 @@ class FakeChannel:
 
     name = "fake"
     max_text_length = 2000
+    capabilities = Capabilities(ids_trustworthy=True)  # like WeChat: ids are the platform's, names are not ids
 
     def __init__(self) -> None:
         self.sent: list[Reply] = []
@@ -81,6 +93,28 @@ class FakeChannel:
         if handled is not None:
             await handled
         return self.sent[before:]
+
+
+@asynccontextmanager
+async def running_app(settings: Settings, *, channel: Any = None, clock: Any = None) -> AsyncIterator[Any]:
+    """The real app started on `channel` (a new FakeChannel by default, as `app.fake`); stopped afterwards."""
+    from bot.app import App
+
+    channel = channel if channel is not None else FakeChannel()
+    app = App(settings, channel=channel, clock=clock) if clock is not None else App(settings, channel=channel)
+    await app.start()
+    app.fake = channel
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+def llm_settings(tmp: Path, fake_llm: Any, monkeypatch: Any, **overrides: Any) -> Settings:
+    """Settings whose LLM stage is the fake server, asked about every message the rules are not certain of."""
+    monkeypatch.setenv("LINJU_LLM__API_KEY", "sk-test")
+    llm = {"base_url": fake_llm.url, "model": "fake", "timeout_seconds": 2, "daily_budget": 10_000}
+    return make_settings(tmp, llm={**llm, **overrides.pop("llm", {})}, classifier={"llm_below": 1.0}, **overrides)
 
 
 async def pg_available() -> bool:

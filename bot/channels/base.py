@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
-from handlers.types import IncomingMessage, Reply
+from handlers.types import Capabilities, IncomingMessage, Reply
 
 # Resolves once the message is stored durably in the inbox; its result is a future of the replies the
 # message causes (a channel may ignore it). Channels with bursts of input may call it concurrently: the app
@@ -23,10 +23,12 @@ class Channel(Protocol):
     channel has no more input (console EOF) or was closed. `send` delivers one reply; a channel that is
     temporarily disconnected queues it and sends it on reconnection rather than losing it.
     `max_text_length` is how long one outgoing message may be; the app splits longer ones in order.
+    `capabilities` says whether its ids are the platform's and how fast it may send (see Capabilities).
     """
 
     name: str
     max_text_length: int
+    capabilities: Capabilities
 
     async def start(self, on_message: OnMessage) -> None: ...
 

@@ -13,7 +13,7 @@ import uuid
 from typing import TextIO
 
 from bot.channels.base import OnMessage
-from handlers.types import IncomingMessage, Reply
+from handlers.types import Capabilities, IncomingMessage, Reply
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ class ConsoleChannel:
 
     name = "console"
     max_text_length = 100_000
+    # The operator's own terminal: a sender is whoever `/as` says, so names are the ids (anyone typing here is
+    # trusted anyway); no send limit.
+    capabilities = Capabilities(ids_trustworthy=False)
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 from bot.channels.base import OnMessage
 from bot.channels.wechat_text import AT_SEPARATOR, MAX_TEXT_LENGTH, mentions_name, split_text, strip_mentions
 from bot.config import ConfigError
-from handlers.types import IncomingMessage, MessageKind, Reply
+from handlers.types import Capabilities, IncomingMessage, MessageKind, Reply
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,8 @@ class WechatyChannel:
 
     name = "wechaty"
     max_text_length = MAX_TEXT_LENGTH
+    # WeChat's ids (wxid_…, …@chatroom) are the platform's; WeChat restricts accounts that send in bursts.
+    capabilities = Capabilities(ids_trustworthy=True, sends_per_minute=30, send_burst=10)
 
     def __init__(
         self,
@@ -250,7 +252,6 @@ class WechatyChannel:
 
         self.self_id: str | None = None
         self.self_name: str | None = None
-        self.rooms: dict[str, str] = {}  # topic -> room id, as listed at the last login
         self._on_message: OnMessage | None = None
         self._bot: Any = None
         self._puppet: Any = None
@@ -523,7 +524,6 @@ class WechatyChannel:
         for i, room_id in enumerate(ids):
             room = self._bot.Room.load(room_id)
             await room.ready()
-            self.rooms[room.payload.topic] = room_id
             if i < limit:
                 out.append(f"{room.payload.topic} [{room_id}]")
         if len(ids) > limit:
@@ -648,10 +648,6 @@ class WechatyChannel:
         return names
 
     # ------------------------------------------------------------------ outbound
-
-    def room_id_for_topic(self, topic: str) -> str | None:
-        """The id of the room called `topic`, as listed at the last login (for rooms not yet seen talking)."""
-        return self.rooms.get(topic)
 
     async def send(self, reply: Reply) -> None:
         """Queue `reply`; while connected, wait (bounded) until it is delivered. Never raises for the link."""

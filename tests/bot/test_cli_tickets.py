@@ -82,7 +82,7 @@ def test_a_scripted_console_conversation_through_a_tickets_life(config, capsys):
         assert confirm["room"] == COMMITTEE and "已派给物业" in confirm["text"]
         assert (notice["room"], notice["to"]) == (LEADERS, "王贵宝") and "已派给物业处理" in notice["text"]
 
-        confirm, notice = chat.say("刘主任", COMMITTEE, f"办结 {number} 已疏通", expect=2)
+        confirm, notice = chat.say("刘主任", COMMITTEE, f"办结 {number} 回复：已疏通", expect=2)
         assert (notice["room"], notice["to"]) == (LEADERS, "王贵宝")
         assert "已处理完成：已疏通" in notice["text"] and "不满意" in notice["text"]
 

@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.cli_train import rows_from_tickets
 from bot.config import load_settings
 from bot.understanding import build_understanding, model_dir
-from tests.support import DEFAULT_CONFIG, REPO, FakeChannel
+from tests.support import DEFAULT_CONFIG, REPO, FakeChannel, make_settings
 
 FRESH = REPO / "tests" / "nlp" / "data" / "fresh_messages.jsonl"
 
@@ -95,16 +95,13 @@ async def test_from_tickets_learns_only_what_staff_decided(tmp_path):
     """Reports only from staff-checked tickets; chat from 误报, 忽略 and silence; 驳回 and the bot's own guesses
     teach nothing."""
     from bot.app import App
-    from bot.config import StaffSettings
-
-    settings = load_settings(DEFAULT_CONFIG, data_dir=tmp_path)
-    settings.staff.append(StaffSettings(name="刘主任", wechat_id="wxid_刘主任"))
+    settings = make_settings(tmp_path)  # staff and rooms by the ids FakeChannel gives them
     chat = FakeChannel()
     app = App(settings, channel=chat)
     await app.start()
 
     async def file(text: str) -> str:
-        [ack] = await chat.say(text)
+        ack = (await chat.say(text))[0]  # an urgent one is also pushed to the committee room
         return ack.text.split("#", 1)[1].split("（", 1)[0]
 
     def staff(text: str):

@@ -11,7 +11,6 @@ from bot.app import App
 from bot.digest_job import due_period, last_fire
 from storage import digest_queries as q
 from storage import engine as db
-from storage.models import Room
 from tests.handlers.test_digest import seed, seeded_tickets
 from tests.support import FakeChannel, make_settings
 
@@ -43,14 +42,7 @@ async def _seeded(settings, tickets=None) -> None:
     engine = db.create_engine(settings.database_url)
     await db.upgrade(engine)
     sessions = db.session_factory(engine)
-    await seed(sessions, tickets)
-    async with sessions() as s:  # the bot has seen the committee room (WeChat learns ids this way)
-        s.add(
-            Room(
-                platform_id=f"{COMMITTEE}@chatroom", topic=COMMITTEE, community="书院路社区", kind="committee"
-            )
-        )
-        await s.commit()
+    await seed(sessions, tickets)  # the committee room is bound by the id config gives it (tests.support)
     await engine.dispose()
 
 
@@ -89,7 +81,7 @@ async def test_the_scheduled_run_sends_and_a_fresh_install_sends_nothing_for_bef
     try:
         await app.digest_catchup
         assert len(channel.sent) == 3  # the catch-up found October due the moment the cron fired
-        assert await app.send_due_digests() == {COMMITTEE: "already_sent"}  # the cron firing too
+        assert await app.send_due_digests() == {f"{COMMITTEE}@chatroom": "already_sent"}  # the cron firing too
     finally:
         await app.stop()
 
@@ -120,13 +112,8 @@ async def test_two_app_instances_on_one_database_send_the_digest_once(db_url, tm
 
 async def test_a_subdistrict_room_gets_the_whole_subdistricts_digest_once(tmp_path):
     settings = make_settings(tmp_path)
-    settings.schedule.subdistrict_rooms = ["书院路街道工作群"]
+    settings.schedule.subdistrict_rooms = ["书院路街道工作群@chatroom"]  # by id, as every bound room
     await _seeded(settings)
-    engine = db.create_engine(settings.database_url)
-    async with db.session_factory(engine)() as s:
-        s.add(Room(platform_id="书院路街道工作群@chatroom", topic="书院路街道工作群", community="", kind="committee"))
-        await s.commit()
-    await engine.dispose()
     sent = await _run_once(settings, datetime(2026, 11, 3, 2, tzinfo=UTC))
     whole = [r for r in sent if r.room_id == "书院路街道工作群@chatroom"]
     assert len(whole) == 3 and len(sent) == 6  # the community's committee room still gets its own

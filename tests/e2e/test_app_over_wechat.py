@@ -8,33 +8,16 @@ import re
 import pytest
 from sqlmodel import select
 
-from bot.app import App
-from bot.channels.wechaty_channel import WechatyChannel, clear_wechaty_pools
 from storage.models import Inbox, Ticket
-from tests.e2e.wechat_harness import eventually
-from tests.support import make_settings
+from tests.e2e.wechat_harness import eventually, running_wechat_app
 
 NUMBER = re.compile(r"#(\d{4,})")
 
 
 @pytest.fixture
-async def app(harness, tmp_path, monkeypatch):
-    """The app as `linju run` builds it with `channel: wechaty`, the endpoint and token from the environment."""
-    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_ENDPOINT", harness.grpc_endpoint)
-    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", harness.token)
-    monkeypatch.setenv("LINJU_CHANNEL", "wechaty")
-    settings = make_settings(tmp_path)
-    assert settings.channel == "wechaty"
-    clear_wechaty_pools()
-    channel = WechatyChannel(bot_name=settings.bot.name, data_dir=settings.data_dir)
-    channel.retry_initial, channel.retry_max = 0.2, 1.0
-    application = App(settings, channel=channel)
-    await asyncio.wait_for(application.start(), 30)
-    await channel.wait_ready(10)
-    try:
+async def app(wechat_settings):
+    async with running_wechat_app(wechat_settings) as application:
         yield application
-    finally:
-        await asyncio.wait_for(application.stop(), 15)
 
 
 async def tickets(app) -> list[Ticket]:

@@ -117,6 +117,17 @@ class Harness:
         await asyncio.sleep(seconds)
         return await self.sent(since)
 
+    async def rename_room(self, room: str, topic: str, *, by: str | None = None) -> None:
+        """A member renames room `room` (a key of `rooms`): the puppet emits room-topic, as WeChat does."""
+        body = {"room": self.rooms[room]["id"], "topic": topic}
+        if by is not None:
+            body["by"] = self.contacts[by]["id"]
+        await self.request("POST", "/room/topic", body)
+
+    async def rename_contact(self, who: str, name: str) -> None:
+        """Contact `who` (a key of `contacts`) takes another display name."""
+        await self.request("POST", "/contact/name", {"contact": self.contacts[who]["id"], "name": name})
+
     async def stop_server(self) -> None:
         await self.request("POST", "/server/stop")
 
@@ -137,11 +148,41 @@ class Harness:
         if health["grpc"] != "running":
             await self.start_server()
 
+    def bind(self, settings: Any) -> Any:
+        """Settings with the harness's rooms and staff bound by their platform ids, as an operator binds them."""
+        rooms = {r["topic"]: r["id"] for r in self.rooms.values()}
+        for community in settings.communities:
+            for room in community.rooms:
+                room.id = rooms.get(room.name, room.id)
+        people = {c["name"]: c["id"] for c in self.contacts.values()}
+        for staff in settings.staff:
+            staff.wechat_id = people.get(staff.name or "", staff.wechat_id)
+        return settings
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(encoding="utf-8").splitlines()[-lines:])
         except OSError:
             return "(no harness log)"
+
+
+@contextlib.asynccontextmanager
+async def running_wechat_app(settings: Any, *, clock: Any = None) -> Any:
+    """The app as `linju run` builds it with `channel: wechaty` (endpoint and token from the environment),
+    logged in to the harness; stopped afterwards."""
+    from bot.app import App
+    from bot.channels.wechaty_channel import WechatyChannel, clear_wechaty_pools
+
+    clear_wechaty_pools()
+    channel = WechatyChannel(bot_name=settings.bot.name, data_dir=settings.data_dir)
+    channel.retry_initial, channel.retry_max = 0.2, 1.0
+    app = App(settings, channel=channel, clock=clock) if clock is not None else App(settings, channel=channel)
+    await asyncio.wait_for(app.start(), 30)
+    await channel.wait_ready(10)
+    try:
+        yield app
+    finally:
+        await asyncio.wait_for(app.stop(), 15)
 
 
 def start_harness(node: str, log_path: Path) -> Harness:

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handlers.digest import build_digest, display_name, render_text, scrub
+from handlers.digest import build_digest, render_text
+from handlers.digest_render import write_forms
+from nlp.privacy import Privacy
 from nlp.rules import taxonomy_from_dicts
 from storage import digest_queries as q
 from storage.models import Ticket
@@ -210,8 +212,34 @@ async def test_the_text_puts_headline_numbers_first_and_fits_one_message(session
         assert secret not in text
 
 
-def test_scrubbing_removes_phones_and_room_numbers_but_keeps_buildings():
-    assert scrub(f"4栋 3-2-401 电话{PHONE} 1801室") == "4栋  电话"
-    assert display_name("3-2-401王姐") == "王姐"
-    assert display_name(f"李四 {PHONE}") == "李四"
-    assert display_name("王贵宝") == "王贵宝"
+def test_leaders_are_thanked_by_name_without_the_phone_or_room_their_nickname_carries():
+    p = Privacy(["王贵宝"])
+    assert p.display_name("3-2-401王姐") == "王姐"
+    assert p.display_name(f"李四 {PHONE}") == "李四"
+    assert p.display_name("王贵宝") == "王贵宝"
+
+
+async def test_the_digest_text_and_spreadsheet_go_through_the_privacy_module(sessions, tmp_path):
+    """A name on the roster and a phone in a summary or an assignee reach neither the text nor the XLSX."""
+    from openpyxl import load_workbook
+
+    leaky = _t(
+        11, utc(2026, 9, 1, 2), summary=f"9栋 邓春花家门口下水道堵塞 {PHONE}", estate="松涛里", building="9",
+        assignee=f"邓春花 {PHONE}", due_at=utc(2026, 9, 5),
+    )
+    again = _t(12, utc(2026, 10, 6, 2), summary="8栋 邓春花家门口下水道堵塞", estate="松涛里", building="8")
+    await seed(sessions, [*seeded_tickets(), leaky, again])
+    privacy = Privacy(["邓春花"])
+    async with sessions() as s:
+        c = await build_digest(s, period="2026-10", taxonomy=taxonomy(tmp_path), privacy=privacy)
+        files = await write_forms(s, c, tmp_path / "out", taxonomy=taxonomy(tmp_path), privacy=privacy)
+    assert any("邓某" in o.summary for o in c.oldest) or any("邓某" in h.problem for h in c.hot)
+    cells = [
+        str(v)
+        for sheet in load_workbook(files.xlsx, read_only=True).worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for v in row
+        if v is not None
+    ]
+    for where in (files.text, "\n".join(cells)):
+        assert "邓春花" not in where and PHONE not in where

@@ -127,16 +127,24 @@ async def test_staff_assign_and_resolve_tell_the_reporters_room(life, chat):
     assert notice.room_id == LEADERS_ID and [m.name for m in notice.mentions] == ["王贵宝"]
     assert f"#{number}" in notice.text and "已派给物业处理" in notice.text
 
-    replies = await chat.say(f"办结 #{int(number)} 已疏通", sender="刘主任", room=COMMITTEE)
+    replies = await chat.say(f"办结 #{int(number)} 找了疏通队 回复：已疏通", sender="刘主任", room=COMMITTEE)
     notice = replies[-1]
     assert notice.room_id == LEADERS_ID and "已处理完成：已疏通" in notice.text and "满意" in notice.text
+    assert "疏通队" not in notice.text  # the note before "回复：" stays with staff
     t = await ticket(life, number)
     assert (t.status, t.assignee) == ("resolved", "物业") and t.resolved_at is not None
     evs = await events(life, number)
     assert [(e.action, e.from_status, e.to_status, e.actor_name, e.note) for e in evs[1:]] == [
         ("assign", "new", "assigned", "刘主任", "物业"),
-        ("resolve", "assigned", "resolved", "刘主任", "已疏通"),
+        ("resolve", "assigned", "resolved", "刘主任", "找了疏通队 回复:已疏通"),
     ]
+
+
+async def test_a_staff_note_without_a_reply_mark_stays_with_staff_and_staff_are_told_so(life, chat):
+    number = await report(chat, "4栋楼下下水道堵了，污水都冒出来了")
+    confirm, notice = await chat.say(f"办结 {number} 已联系王贵宝138-1234-5678，明天上门", sender="刘主任", room=COMMITTEE)
+    assert "已处理完成。" in notice.text and "上门" not in notice.text and "1234" not in notice.text
+    assert "回复：" in confirm.text  # staff learn how to say something to the reporter
 
 
 async def test_unsatisfied_reporter_reopens_and_staff_are_told(life, chat):

@@ -20,7 +20,11 @@
 //        text and puts the bot into the puppet's mention list. Returns {id}.
 //   GET  /sent?since=SEQ         what the bot sent, in order: [{seq, id, conversationId, roomId, contactId,
 //                                 text, mentionIds, file: {name, mediaType, size}|null, time}]
-//   POST /reset                  forget what the bot sent (seq keeps counting)
+//   POST /reset                  forget what the bot sent (seq keeps counting); topics and names as at start
+//   POST /room/topic             a member renames a room: {room: roomId, topic: str, by?: contactId}
+//                                (the puppet emits room-topic, as WeChat does)
+//   POST /contact/name           a member renames themselves: {contact: contactId, name: str} (seen by the
+//                                bot when it next loads them; the old client has no event for it)
 //   POST /server/stop            stop the gRPC server (the puppet gateway "goes away"); the mock keeps state;
 //                                with {"onNextSend": true}: fail the bot's next send and stop right then
 //   POST /server/start           start it again on the same port
@@ -77,6 +81,8 @@ const people = {
   zhaoayi: mocker.createContact({ id: 'wxid_zhaoayi', name: '赵阿姨' }),
   liuzhuren: mocker.createContact({ id: 'wxid_liuzhuren', name: '刘主任' }),
   xiaochen: mocker.createContact({ id: 'wxid_xiaochen', name: '小陈' }),
+  // A member who will try to pass for the committee (tests/reliability/test_spoofing.py).
+  lurenjia: mocker.createContact({ id: 'wxid_lurenjia', name: '路人甲' }),
 }
 const ids = (...cs) => cs.map(c => c.id)
 const rooms = {
@@ -95,6 +101,37 @@ const rooms = {
     topic: '幸福里楼栋长群',
     memberIdList: [bot.id, ...ids(people.zhaoayi, people.lishifu)],
   }),
+  hostile: mocker.createRoom({
+    id: '20001009@chatroom',
+    topic: '路人甲的小群',
+    memberIdList: [bot.id, ...ids(people.lurenjia, people.lishifu)],
+  }),
+}
+const originalTopics = Object.fromEntries(Object.entries(rooms).map(([k, r]) => [k, r.payload.topic]))
+const originalNames = Object.fromEntries(Object.entries(people).map(([k, c]) => [k, c.payload.name]))
+
+function findRoom (id) {
+  const r = Object.values(rooms).find(x => x.id === id)
+  if (!r) throw new HttpError(400, `unknown room ${id}`)
+  return r
+}
+
+function findContact (id) {
+  const c = Object.values(people).find(x => x.id === id)
+  if (!c) throw new HttpError(400, `unknown contact ${id}`)
+  return c
+}
+
+function renameRoom (room, topic, by) {
+  if (room.payload.topic === topic) return
+  room.topic(topic).by(by)  // emits room-topic, then changes the payload
+  log('room renamed', room.id, topic)
+}
+
+function renameContact (contact, name) {
+  contact.payload.name = name
+  mocker.contactPayload(contact.id, contact.payload)
+  log('contact renamed', contact.id, name)
 }
 
 // Log the bot in every time the puppet starts (the service client stops and restarts it on connect).
@@ -295,7 +332,23 @@ async function route (req, url) {
     case 'POST /reset':
       sent = []
       stopOnNextSend = false
+      for (const [k, topic] of Object.entries(originalTopics)) renameRoom(rooms[k], topic, bot)
+      for (const [k, name] of Object.entries(originalNames)) {
+        if (people[k].payload.name !== name) renameContact(people[k], name)
+      }
       return { seq }
+    case 'POST /room/topic': {
+      const body = await readJson(req)
+      const room = findRoom(body.room)
+      renameRoom(room, String(body.topic), body.by ? findContact(body.by) : bot)
+      return { id: room.id, topic: room.payload.topic }
+    }
+    case 'POST /contact/name': {
+      const body = await readJson(req)
+      const contact = findContact(body.contact)
+      renameContact(contact, String(body.name))
+      return { id: contact.id, name: contact.payload.name }
+    }
     case 'POST /server/stop': {
       const body = await readJson(req)
       if (body.onNextSend) {

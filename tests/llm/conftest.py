@@ -11,19 +11,9 @@ from bot.understanding import build_llm, taxonomy_from_settings
 from nlp.llm import LLMStage
 from nlp.rules import RuleClassifier
 from nlp.segment import TextProcessor
-from tests.llm.fake_server import FakeLLM
 from tests.support import make_settings
 
 API_KEY = "sk-test-linju-0000"
-
-
-@pytest.fixture
-def fake_llm():
-    server = FakeLLM().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve the fake on a port for manual runs: python -m tests.llm.fake_server --mode correct --gold FILE."""
     import argparse
 
-    from nlp.redact import redact
+    from nlp.privacy import redact
 
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("--port", type=int, default=8765)

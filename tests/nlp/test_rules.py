@@ -93,7 +93,7 @@ def test_urgent_report_is_flagged(classifier):
 
 def test_ticket_numbers_and_location_are_filled(classifier):
     c = classifier.classify("查询 #0023，湘钢一村7栋的")
-    assert c.ticket_numbers == ("0023",)
+    assert c.ticket_numbers == ("23",)
     assert c.location.estate == "湘钢一村"
 
 

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from bot.app import App
 from bot.understanding import build_understanding
 from handlers.staff import Command, CommandError, parse_command
 from handlers.types import IncomingMessage, Reply
@@ -22,7 +21,7 @@ from nlp.types import INTENTS
 from storage.models import Inbox
 from tests.reliability.strategies import any_text, kinds, names, nasty_lines
 from tests.reliability.support import EXAMPLES, cli_env, linju_command, snapshot, write_config
-from tests.support import REPO, FakeChannel, make_settings
+from tests.support import REPO, make_settings, running_app
 
 PROPERTY = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
@@ -70,14 +69,8 @@ def test_the_staff_command_parser_takes_any_text(text):
 @pytest.fixture
 async def any_app(db_url, tmp_path):
     """The real app on a fake channel, on SQLite and on PostgreSQL (whose column limits are enforced)."""
-    channel = FakeChannel()
-    app = App(make_settings(tmp_path, database={"url": db_url}), channel=channel)
-    await app.start()
-    app.fake = channel  # type: ignore[attr-defined]
-    try:
+    async with running_app(make_settings(tmp_path, database={"url": db_url})) as app:
         yield app
-    finally:
-        await app.stop()
 
 
 def assert_valid_reply(reply: Reply, limit: int) -> None:

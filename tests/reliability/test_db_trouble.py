@@ -29,7 +29,7 @@ from tests.reliability.support import (
     snapshot,
     write_config,
 )
-from tests.support import PG_URL, REPO, FakeChannel, make_settings, pg_available, pg_database
+from tests.support import PG_URL, REPO, FakeChannel, make_settings, pg_available, pg_database, running_app
 
 ADMIN_URL = PG_URL.replace("+asyncpg", "")
 
@@ -120,15 +120,9 @@ async def terminate_backends(url: str) -> int:
 
 @pytest.fixture
 async def pg_app(pg_url, tmp_path):
-    channel = FakeChannel()
-    app = App(make_settings(tmp_path, database={"url": pg_url}), channel=channel)
-    await app.start()
-    app.fake = channel  # type: ignore[attr-defined]
-    app.url = pg_url  # type: ignore[attr-defined]
-    try:
+    async with running_app(make_settings(tmp_path, database={"url": pg_url})) as app:
+        app.url = pg_url  # type: ignore[attr-defined]
         yield app
-    finally:
-        await app.stop()
 
 
 async def test_a_postgresql_connection_dropped_mid_transaction_is_retried(pg_app, caplog):
@@ -275,7 +269,7 @@ async def start_app(settings, *, exploding: Exploding | None = None) -> tuple[Ap
     with pytest.MonkeyPatch.context() as mp:
         if exploding is not None:
             build = bot_app.build_router
-            mp.setattr(bot_app, "build_router", lambda s, u: Router([exploding, *build(s, u).handlers]))
+            mp.setattr(bot_app, "build_router", lambda *a, **k: Router([exploding, *build(*a, **k).handlers]))
         await app.start()
     return app, channel
 

@@ -15,7 +15,7 @@ async def test_migrations_are_idempotent_and_reach_head(db_url):
     try:
         await db.upgrade(engine)
         await db.upgrade(engine)
-        assert await db.current_revision(engine) == db.SCHEMA_HEAD == "0004"
+        assert await db.current_revision(engine) == db.SCHEMA_HEAD == "0005"
         async with engine.connect() as conn:
             drift = await conn.run_sync(_schema_drift)
         assert drift == [], "the models and the migrations disagree; add a migration"
@@ -194,3 +194,74 @@ async def test_queued_replies_come_back_with_ids_in_the_order_given(sessions):
     by_id = {r.id: r for r in stored}
     assert [by_id[i].payload for i in ids] == [json.dumps(r["payload"], ensure_ascii=False) for r in rows]
     assert [r.id for r in stored] == ids  # sent in id order: the order they were queued
+
+
+async def test_sql_errors_do_not_carry_the_values_bound_to_them(sessions):
+    """An error's text ends up in the inbox and the log: the engine hides bound parameters (message text, phones)."""
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+
+    secret = "王贵宝 13812345678"
+    async with sessions() as s:
+        await messages.record_incoming(s, message_id="dup", sender_id="u", text=secret)
+        await s.commit()
+    from sqlalchemy import insert
+
+    from storage import core
+    from storage.models import Inbox
+
+    with pytest.raises(DBAPIError) as err:  # the hot path's own SQL (on SQLite: our in-loop driver)
+        async with sessions() as s:
+            await core.run(s, insert(Inbox.__table__), {"message_id": "dup", "sender_id": secret, "sender_name": "",
+                                                        "kind": "text", "mentioned": False, "text": secret,
+                                                        "received_at": datetime.now(UTC), "status": "pending",
+                                                        "attempts": 0})
+    assert secret not in str(err.value)
+    with pytest.raises(DBAPIError) as err:
+        async with sessions() as s:
+            conn = await s.connection()
+            from sqlalchemy import text
+
+            await conn.execute(text("INSERT INTO inbox (message_id, sender_id, text) VALUES (:m, :s, :t)"),
+                               {"m": "dup", "s": secret, "t": secret})
+    assert secret not in str(err.value) and "hidden" in str(err.value)
+
+
+async def test_ticket_numbers_have_no_leading_zeros_and_old_ones_are_made_integers_by_migration_0004(db_url):
+    from alembic import command
+    from sqlalchemy import text
+
+    assert all(not repo.random_number(w).startswith("0") and len(repo.random_number(w)) == w for w in (4, 5, 6) * 50)
+    engine = db.create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(db._alembic_config(c), "0003"))
+            now = datetime(2026, 11, 1, tzinfo=UTC)
+            for tid, number, dup in ((1, "0123", None), (2, "4567", None), (3, "00123", "0045"), (4, "0045", None)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO ticket (id, number, category, summary, text, reporter_id, reporter_name, source,"
+                        " status, urgent, supporters, stage, confidence, duplicate_of, created_at, updated_at)"
+                        " VALUES (:id, :n, 'repair', '', '', 'u', '', 'wechat', 'new', false, 1, 'rules', 0, :d, :t, :t)"
+                    ),
+                    {"id": tid, "n": number, "d": dup, "t": now},
+                )
+            await conn.execute(
+                text("INSERT INTO inbox (message_id, sender_id, sender_name, kind, mentioned, text, received_at,"
+                     " status, attempts, ticket_number) VALUES ('m3', 'u', '', 'text', false, '', :t, 'done', 0, '00123')"),
+                {"t": now},
+            )
+        await db.upgrade(engine)
+        async with db.session_factory(engine)() as s:
+            numbers = {t.id: t for t in await repo.list_tickets(s)}
+            assert (numbers[1].number, numbers[2].number, numbers[4].number) == ("123", "4567", "45")
+            renumbered = numbers[3]
+            assert renumbered.number != "123" and not renumbered.number.startswith("0")
+            assert renumbered.duplicate_of == "45"
+            [event] = [e for e in await repo.ticket_events(s, renumbered) if e.action == "renumber"]
+            assert "#00123" in event.note and f"#{renumbered.number}" in event.note
+            inbox_number = (await (await s.connection()).execute(text("SELECT ticket_number FROM inbox"))).scalar()
+            assert inbox_number == renumbered.number
+            assert (await repo.get_ticket(s, "123")).id == 1
+    finally:
+        await engine.dispose()

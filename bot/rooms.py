@@ -1,0 +1,90 @@
+"""Rooms and staff by platform id: the organisation the handlers see, and configured rooms bound in the database."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import Settings
+from handlers.context import RoomInfo
+from handlers.identity import Organisation
+from handlers.types import Capabilities
+from storage import repo
+
+log = logging.getLogger(__name__)
+
+
+def capabilities_for(settings: Settings) -> Capabilities:
+    """What the configured channel declares, for commands that run without opening it (digest, tickets)."""
+    if settings.channel == "console":
+        from bot.channels.console import ConsoleChannel
+
+        return ConsoleChannel.capabilities
+    from bot.channels.wechaty_channel import WechatyChannel
+
+    return WechatyChannel.capabilities
+
+
+def configured_rooms(settings: Settings, caps: Capabilities) -> tuple[dict[str, RoomInfo], dict[str, RoomInfo]]:
+    """(rooms by platform id, configured rooms that have none yet by name). On a channel whose ids are the names
+    (the console), a room's name is its id; elsewhere only `id:` counts."""
+    by_id: dict[str, RoomInfo] = {}
+    unbound: dict[str, RoomInfo] = {}
+    for community in settings.communities:
+        for r in community.rooms:
+            info = RoomInfo(community=community.name, kind=r.kind, area=r.area, grp=r.group)
+            room_id = r.id or (None if caps.ids_trustworthy else r.name)
+            if room_id:
+                by_id[room_id] = info
+            else:
+                unbound[r.name] = info
+    for room_id in settings.schedule.subdistrict_rooms:  # ids (console: names) of the whole subdistrict's rooms
+        by_id[room_id] = RoomInfo(community="", kind="committee")
+    return by_id, unbound
+
+
+def organisation_from(settings: Settings, caps: Capabilities) -> Organisation:
+    rooms, _ = configured_rooms(settings, caps)
+    named = {
+        r.name: RoomInfo(community=c.name, kind=r.kind, area=r.area, grp=r.group)
+        for c in settings.communities
+        for r in c.rooms
+    }
+    staff: dict[str, frozenset[str] | None] = {}
+    for s in settings.staff:
+        scope = None if s.subdistrict_wide else frozenset(s.communities or [settings.default_community])
+        if s.wechat_id:
+            staff[s.wechat_id] = scope
+        if s.name and not caps.ids_trustworthy:
+            staff.setdefault(s.name, scope)  # the console: the name typed is the id
+    return Organisation(
+        rooms=rooms,
+        default_community=settings.default_community,
+        ignore_unknown_rooms=settings.ignore_unknown_rooms,
+        staff=staff,
+        named=named,
+        names_are_ids=not caps.ids_trustworthy,
+    )
+
+
+async def bind_configured_rooms(session: AsyncSession, settings: Settings, caps: Capabilities) -> int:
+    """Record configured rooms under their ids (so urgent pushes, digests and overdue lists reach them before
+    they say anything), and unbind rooms the config no longer names. Returns how many are bound."""
+    rooms, unbound = configured_rooms(settings, caps)
+    names = {r.id or r.name: r.name for c in settings.communities for r in c.rooms}
+    for room_id, info in rooms.items():
+        await repo.bind_room(
+            session, platform_id=room_id, kind=info.kind, community=info.community, by="config",
+            topic=names.get(room_id), area=info.area, grp=info.grp,
+        )
+    await repo.unbind_rooms(session, by="config", keep=list(rooms))
+    for name, info in unbound.items():
+        if info.kind == "committee":
+            log.warning(
+                "committee room %r has no id in config.yaml: until it is bound it gets no urgent pushes, digests or "
+                "overdue lists. `linju rooms` lists the rooms the bot has seen with their ids; bind one with "
+                "`linju rooms bind ID --kind committee --community %s` or add `id:` to it",
+                name, info.community,
+            )
+    return len(rooms)
