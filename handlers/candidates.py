@@ -91,9 +91,9 @@ class Candidates:
         parts = [f"[{cand.number}]", place or "地点未说", who, cand.room_topic or "私聊", f"{when:%m-%d %H:%M}"]
         return "｜".join(parts) + f"\n    {preview}"
 
-    async def _pending(self, session: AsyncSession, number: int) -> Candidate:
+    async def _pending(self, session: AsyncSession, number: int, actor: Actor) -> Candidate:
         cand = await store.by_number(session, number)
-        if cand is None:
+        if cand is None or not actor.may_handle(cand.community):  # another community's: as if there were none
             raise OpError(texts.CANDIDATE_NOT_FOUND.format(number=number))
         if cand.status != CandidateStatus.PENDING:
             raise OpError(
@@ -110,7 +110,7 @@ class Candidates:
         self, ctx: Context, number: int, *, category_word: str | None = None
     ) -> list[Reply]:
         """File candidate `number` as a ticket (in the category staff name, if any) and tell its sender."""
-        cand = await self._pending(ctx.session, number)
+        cand = await self._pending(ctx.session, number, ctx.actor)
         category = resolve_category(self.intake.taxonomy, category_word) if category_word else None
         text = normalize(cand.text)
         c = await ctx.classify_fn(text)
@@ -160,7 +160,7 @@ class Candidates:
         )
 
     async def ignore(self, ctx: Context, number: int) -> list[Reply]:
-        cand = await self._pending(ctx.session, number)
+        cand = await self._pending(ctx.session, number, ctx.actor)
         store.settle(
             ctx.session, cand, CandidateStatus.IGNORED, actor_id=ctx.actor.id, actor_name=ctx.actor.name, now=ctx.now
         )

@@ -198,7 +198,10 @@ class StaffHandler:
             text = await self.ops.describe(ctx.session, cmd, now=ctx.now, community=None, actor=ctx.actor)
             return [self._private_to_staff(ctx, text)]
         if cmd.action == "list_candidates":
-            return [self._private_to_staff(ctx, await self.candidates.listing(ctx.session, now=ctx.now))]
+            listing = await self.candidates.listing(
+                ctx.session, now=ctx.now, communities=None if ctx.actor.communities is None else sorted(ctx.actor.communities)
+            )
+            return [self._private_to_staff(ctx, listing)]
         if cmd.action == "register":
             return await self._register(ctx, cmd)
         if cmd.action == "confirm":

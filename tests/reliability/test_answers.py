@@ -93,3 +93,19 @@ async def test_staff_see_and_change_only_their_own_communitys_tickets(app, chat)
     assert "已派给物业" in confirm.text
     [own] = await chat.say("工单 未办结", sender=STAFF, room=None)
     assert f"#{number}" in own.text
+
+
+async def test_staff_see_and_settle_only_their_own_communitys_held_messages(app, chat):
+    """待确认 is scoped like tickets: another community's staff neither see a held message nor settle it."""
+    app.settings.staff.append(StaffSettings(name="东坪小王", wechat_id="wxid_东坪小王", communities=["东坪社区"]))
+    from bot.rooms import organisation_from
+
+    app.dispatcher.identities.org = organisation_from(app.settings, app.capabilities)
+    assert await chat.say("垃圾桶旁边有点味道") == []  # held for review, in 书院路社区
+    [listed] = await chat.say("工单 待确认", sender="东坪小王", room=None)
+    assert "垃圾桶" not in listed.text
+    for command in ("确认 1", "忽略 1"):
+        [refused] = await chat.say(command, sender="东坪小王", room=None)
+        assert "没有找到待确认 1" in refused.text
+    [own] = await chat.say("工单 待确认", sender=STAFF, room=None)
+    assert "垃圾桶" in own.text
