@@ -145,6 +145,22 @@ class TaxonomySettings(_Strict):
         return v
 
 
+class FaqEntry(_Strict):
+    """A question people ask the bot, and the answer: `ask` are words any of which marks the question."""
+
+    ask: list[str]
+    answer: str
+
+
+class ConversationSettings(_Strict):
+    follow_up_minutes: int = Field(10, ge=0)  # a message adding a place or photo joins the last report this long
+    question_minutes: int = Field(30, ge=1)  # how long the answer to "是哪一栋？" is waited for
+    photo_minutes: int = Field(5, ge=0)  # a photo this close before or after a report belongs to it
+    ask_place: bool = True  # ask where, once, when a report names no building or estate
+    contact: str = "社区居委会"  # who to ask about what the bot cannot answer (a name and a phone)
+    faq: list[FaqEntry] = []
+
+
 class ClassifierSettings(_Strict):
     rules_confident: float = Field(0.7, ge=0, le=1)
     model_confident: float = Field(0.8, ge=0, le=1)
@@ -187,6 +203,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     taxonomy: TaxonomySettings
     classifier: ClassifierSettings = ClassifierSettings()
+    conversation: ConversationSettings = ConversationSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitSettings = LimitSettings()
     retention: RetentionSettings = RetentionSettings()

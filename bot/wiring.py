@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LimitRates, Settings
 from bot.understanding import Understanding
 from handlers.candidates import Candidates
+from handlers.conversation import ConversationHandler, Memory, Windows
 from handlers.feedback import FeedbackHandler
 from handlers.help import HelpHandler
 from handlers.limits import Limits, Rates
@@ -66,6 +68,19 @@ def build_limits(settings: Settings) -> Limits | None:
     return Limits(sender=_rates(cfg.sender), room=_rates(cfg.room)) if cfg.enabled else None
 
 
+def build_memory(settings: Settings) -> Memory:
+    c = settings.conversation
+    return Memory(
+        windows=Windows(
+            follow_up=timedelta(minutes=c.follow_up_minutes),
+            question=timedelta(minutes=c.question_minutes),
+            photo=timedelta(minutes=c.photo_minutes),
+        ),
+        estates={community.name: community.estates for community in settings.communities},
+        ask_place=c.ask_place,
+    )
+
+
 def build_router(
     settings: Settings, understanding: Understanding, *, privacy: Privacy | None = None, limits: Limits | None = None
 ) -> Router:
@@ -74,14 +89,16 @@ def build_router(
     ops = build_ticket_ops(settings, understanding, privacy)
     intake = build_intake(settings, understanding)
     candidates = build_candidates(settings, intake, privacy)
+    memory = build_memory(settings)
     return Router(
         [
             StaffHandler(ops=ops, intake=intake, candidates=candidates),
             HelpHandler(bot_name=settings.bot.name, undo_minutes=settings.bot.undo_minutes),
+            ConversationHandler(memory=memory, taxonomy=taxonomy),
             FeedbackHandler(ops=ops),
             UndoHandler(window_minutes=settings.bot.undo_minutes),
             QueryHandler(taxonomy=taxonomy, privacy=privacy, timezone=settings.schedule.timezone),
-            ReportHandler(intake=intake, candidates=candidates, ack=settings.bot.ack, limits=limits),
+            ReportHandler(intake=intake, candidates=candidates, ack=settings.bot.ack, limits=limits, memory=memory),
         ]
     )
 

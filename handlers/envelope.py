@@ -48,6 +48,7 @@ def message_from_inbox(row: Inbox) -> IncomingMessage:
         mentioned_bot=row.mentioned,
         kind=row.kind,  # type: ignore[arg-type]
         timestamp=as_utc(row.received_at),
+        media=row.media,
     )
 
 
@@ -74,6 +75,7 @@ def inbox_fields(msg: IncomingMessage) -> dict:
         mentioned=msg.mentioned_bot,
         text=msg.text,
         received_at=msg.timestamp,
+        media=msg.media[:500] if msg.media else None,
     )
 
 

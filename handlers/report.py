@@ -25,6 +25,7 @@ from storage.repo import TicketRow
 
 if TYPE_CHECKING:
     from handlers.candidates import Candidates
+    from handlers.conversation import Memory
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +197,18 @@ class ReportHandler:
     name = "report"
 
     def __init__(
-        self, *, intake: Intake, candidates: Candidates, ack: bool = True, limits: Limits | None = None
+        self,
+        *,
+        intake: Intake,
+        candidates: Candidates,
+        ack: bool = True,
+        limits: Limits | None = None,
+        memory: Memory | None = None,
     ) -> None:
         self.intake = intake
         self.candidates = candidates
         self.limits = limits
+        self.memory = memory
         self.ack = ack
 
     def files_at_once(self, ctx: Context, c: Classification) -> bool:
@@ -252,6 +260,11 @@ class ReportHandler:
             replies.extend(await self._push(ctx, t))
         elif self.ack:
             replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at)))
+        if self.memory is not None:
+            ask = bool(replies) and not c.urgent and self.memory.should_ask_place(ctx, c.location)
+            if ask:
+                replies[0] = replace(replies[0], text=f"{replies[0].text}{texts.ASK_PLACE}")
+            await self.memory.after_report(ctx, t.number, asked_place=ask)
         return Outcome(replies=replies, intent="report", ticket_number=t.number)
 
     async def _file(self, ctx: Context, c: Classification, text: str, raw_text: str) -> Filed:

@@ -370,12 +370,14 @@ class Dispatcher:
 
     async def _route(self, session: AsyncSession, msg: IncomingMessage) -> tuple[Outcome, str]:
         room = await self.identities.room(session, msg, self.clock())
-        if room is None or msg.kind != "text":
+        # Photos go to the conversation layer (attached to a report); other kinds are recorded, not handled.
+        if room is None or msg.kind not in ("text", "image"):
             return Outcome(intent=None), InboxStatus.IGNORED
-        mentioned = msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or ""))
-        raw = self.strip_mentions(msg.text)[:MAX_TEXT]
+        image = msg.kind == "image"
+        mentioned = not image and (msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or "")))
+        raw = "" if image else self.strip_mentions(msg.text)[:MAX_TEXT]
         text = self.normalize(raw) if raw else ""
-        if not text.strip() and not mentioned:
+        if not text.strip() and not mentioned and not image:
             return Outcome(intent="chat"), InboxStatus.DONE
         actor = await self.identities.actor(session, msg, room)
         if self.limits is not None:
@@ -392,7 +394,10 @@ class Dispatcher:
             mentioned=mentioned,
             raw=raw,
         )
-        return await self.router.route(ctx), InboxStatus.DONE
+        outcome = await self.router.route(ctx)
+        if image and outcome.intent != "image":
+            return Outcome(intent=None), InboxStatus.IGNORED  # no handler took it: as before, recorded only
+        return outcome, InboxStatus.DONE
 
     def strip_mentions(self, text: str) -> str:
         if self._mention is not None:

@@ -31,6 +31,9 @@ ACTION_WORDS = {
     "support": "又有人反映",
     "satisfied": "回访满意",
     "unsatisfied": "回访不满意",
+    "basic": "回访基本满意",
+    "supplement": "补充",
+    "photo": "补充照片",
     "confirm": "确认登记",
     "false_positive": "标为误报",
 }
@@ -51,6 +54,9 @@ def ack(number: str, category_name: str, place: str, due: datetime | None) -> st
     due_part = f"，预计{md(due)}前给您回音" if due else ""
     return f"收到，已登记为工单 #{number}（{category_name}{where}）。社区会尽快安排人处理{due_part}。发“查询 {number}”可看进度。"
 
+
+ASK_PLACE = "请问是哪个小区、哪一栋？回一句就行，我补到工单上。"
+SUPPLEMENTED = "好的，已补充到工单 #{number}：{what}。"
 
 ACK_ITEM = "#{number}（{category}{where}）"
 ACK_ITEM_DUPLICATE = "#{number}（已有人反映，共 {supporters} 人）"
@@ -236,6 +242,7 @@ def notice(action: str, number: str, summary: str, *, assignee: str | None, note
 
 FEEDBACK_THANKS = "谢谢您的评价！工单 #{number} 已办结归档。"
 FEEDBACK_REOPENED = "抱歉没让您满意。工单 #{number} 已重新打开，社区会再跟进，有进展再告诉您。"
+FEEDBACK_REASON = "原因：{reason}"
 FEEDBACK_TO_STAFF = "【回访不满意】工单 #{number}（{category}｜{summary}）反映人对处理结果不满意，已重新打开，请跟进。"
 
 REGISTERED = "已登记为工单 #{number}（{category}{where}），来源：{source}。"

@@ -41,6 +41,7 @@ class IncomingMessage:
     mentioned_bot: bool = False
     kind: MessageKind = "text"
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    media: str | None = None  # an image (or file) the channel saved, as a path under data_dir
 
     @property
     def is_private(self) -> bool:

@@ -171,7 +171,7 @@ async def totals(session: AsyncSession, p: Period, *, community: str | None = No
         await session.exec(
             select(
                 func.count(),
-                func.count().filter(T.satisfaction == "satisfied"),
+                func.count().filter(T.satisfaction.in_(("satisfied", "basic"))),  # 基本满意 counts as satisfied
                 func.count().filter(T.satisfaction == "unsatisfied"),
             )
             .select_from(Ticket.__table__)

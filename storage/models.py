@@ -127,6 +127,7 @@ class Inbox(SQLModel, table=True):
     processed_at: datetime | None = Field(default=None, sa_column=_ts())
     intent: str | None = Field(default=None, max_length=10)
     ticket_number: str | None = Field(default=None, max_length=12)
+    media: str | None = Field(default=None, max_length=500)  # an image the channel saved (under data_dir)
 
 
 class Outbox(SQLModel, table=True):
@@ -243,6 +244,42 @@ class Candidate(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=200)
     decided_by_name: str | None = Field(default=None, max_length=200)
     ticket_number: str | None = Field(default=None, max_length=12)
+
+
+class Conversation(SQLModel, table=True):
+    """What the bot remembers of one person in one room (room "" = a private chat), for a while.
+
+    The last report they made (for follow-ups that only add a place or a photo), a question the bot asked them
+    (是哪一栋？) and an image they sent just before a report. Read before routing; written in the same
+    transaction as the handling; dead after `expires_at`.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    room: str = Field(default="", max_length=200)
+    sender_id: str = Field(max_length=200)
+    ticket_number: str | None = Field(default=None, max_length=12)
+    ticket_at: datetime | None = Field(default=None, sa_column=_ts())
+    question: str | None = Field(default=None, max_length=20)  # "place": asked where, once
+    asked_at: datetime | None = Field(default=None, sa_column=_ts())
+    image: str | None = Field(default=None, max_length=500)  # an image waiting for the report it shows
+    image_message_id: str | None = Field(default=None, max_length=200)
+    image_at: datetime | None = Field(default=None, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts(nullable=False, index=True))
+
+    __table_args__ = (UniqueConstraint("room", "sender_id", name="uq_conversation_room_sender"),)
+
+
+class Attachment(SQLModel, table=True):
+    """A photo (or another file) that belongs to a ticket: stored under data_dir by its content hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True, foreign_key="ticket.id")
+    message_id: str = Field(max_length=200)
+    kind: str = Field(default="image", max_length=20)
+    path: str | None = Field(default=None, max_length=500)  # None: the channel could not download it
+    added_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+    __table_args__ = (UniqueConstraint("ticket_id", "message_id", name="uq_attachment_ticket_message"),)
 
 
 class Digest(SQLModel, table=True):
