@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LimitRates, Settings
 from bot.understanding import Understanding
+from handlers import texts
 from handlers.candidates import Candidates
 from handlers.conversation import ConversationHandler, Memory, Windows
 from handlers.feedback import FeedbackHandler
@@ -19,6 +20,7 @@ from handlers.query import QueryHandler
 from handlers.report import Intake, ReportHandler
 from handlers.router import Router
 from handlers.staff import StaffHandler
+from handlers.talk import Faq, TalkHandler
 from handlers.ticket_ops import TicketOps
 from handlers.undo import UndoHandler
 from nlp.privacy import LogFilter, Privacy
@@ -99,6 +101,11 @@ def build_router(
             UndoHandler(window_minutes=settings.bot.undo_minutes),
             QueryHandler(taxonomy=taxonomy, privacy=privacy, timezone=settings.schedule.timezone),
             ReportHandler(intake=intake, candidates=candidates, ack=settings.bot.ack, limits=limits, memory=memory),
+            TalkHandler(
+                help_text=texts.HELP.format(bot_name=settings.bot.name, undo=settings.bot.undo_minutes),
+                faq=[Faq(ask=tuple(f.ask), answer=f.answer) for f in settings.conversation.faq],
+                contact=settings.conversation.contact,
+            ),
         ]
     )
 

@@ -86,6 +86,9 @@ class QuietHours:
         return end.astimezone(UTC)
 
 
+TELL_SUPPORTERS = ("assign", "resolve")
+
+
 class Notifier:
     """Builds the line a reporter's room gets when their ticket changes, with quiet hours applied."""
 
@@ -139,6 +142,21 @@ class Notifier:
         mentions = [Mention(ticket.reporter_id, ticket.reporter_name)]
         if ticket.relay_id and ticket.relay_id != ticket.reporter_id:
             mentions.append(Mention(ticket.relay_id, ticket.relay_name or ""))
-        room = await repo.get_room(session, ticket.room_id)
-        hold = self.hold_until(now, topic=room.topic if room else None, urgent=ticket.urgent)
-        return [Reply(text=text, room_id=ticket.room_id, mentions=tuple(mentions), not_before=hold)]
+        others: dict[str, list[Mention]] = {}
+        privately: list[str] = []
+        if action in TELL_SUPPORTERS and ticket.id is not None:
+            # Those counted behind the ticket are told of dispatch and resolution where they said it.
+            for pid, name, room_id in await repo.supporters(session, ticket.id):
+                if room_id == ticket.room_id:
+                    mentions.append(Mention(pid, name))
+                elif room_id is not None:
+                    others.setdefault(room_id, []).append(Mention(pid, name))
+                else:
+                    privately.append(pid)
+        replies = [Reply(text=text, contact_id=pid, not_before=self.hold_until(now, topic=None, urgent=ticket.urgent))
+                   for pid in privately]
+        for room_id, ms in [(ticket.room_id, mentions), *others.items()]:
+            room = await repo.get_room(session, room_id)
+            hold = self.hold_until(now, topic=room.topic if room else None, urgent=ticket.urgent)
+            replies.append(Reply(text=text, room_id=room_id, mentions=tuple(ms), not_before=hold))
+        return replies

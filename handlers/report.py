@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Two people in one room with no place named are one problem only in nearly the same words.
+NEAR_IDENTICAL = 0.6
 RELAYING_ROLES = ("neighbour_leader", "group_leader", "area_leader")
 # "报事/反映/报修/投诉 …" said to the bot (an @-mention or a private chat): a report by the sender's own word.
 _EXPLICIT = re.compile(r"^\s*[/／]?(报事|报修|反映|投诉|举报|求助|报个事|反映个事|反映一下|报告)\s*[:：,，]?\s*(\S.{2,})$", re.S)
@@ -68,12 +70,27 @@ class Intake:
         return now + (self.urgent_due if urgent else timedelta(days=category.sla_days))
 
     async def find_duplicate(
-        self, session: AsyncSession, *, text: str, c: Classification, community: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        *,
+        text: str,
+        c: Classification,
+        community: str | None,
+        now: datetime,
+        reporter_id: str | None = None,
+        room_id: str | None = None,
     ) -> TicketRow | None:
-        """An open ticket of the same category and place (building or estate) with similar words, within the window."""
+        """An open ticket of the same category and place (building or estate) with similar words, within the window.
+
+        Without a place: the same sender's ticket about the same thing ("下水道堵死了" twice), or one from the
+        same room in nearly the same words (two neighbours telling one problem)."""
         loc = c.location
-        if not (loc.building or loc.estate) or self.duplicate_window <= timedelta(0):
+        if self.duplicate_window <= timedelta(0):
             return None
+        if not (loc.building or loc.estate):
+            return await self._placeless_duplicate(
+                session, text=text, c=c, community=community, now=now, reporter_id=reporter_id, room_id=room_id
+            )
         candidates = await repo.duplicate_candidates(
             session,
             category=self.category(c.category).code,
@@ -88,6 +105,26 @@ class Intake:
                 continue
             score = max(similarity(text, t.text), similarity(text, t.summary))
             if score >= best_score:
+                best, best_score = t, score
+        return best
+
+    async def _placeless_duplicate(
+        self, session: AsyncSession, *, text: str, c: Classification, community: str | None, now: datetime,
+        reporter_id: str | None, room_id: str | None,
+    ) -> TicketRow | None:
+        candidates = await repo.duplicate_candidates(
+            session, category=self.category(c.category).code, since=now - self.duplicate_window,
+            community=community, building=None, estate=None,
+        )
+        best, best_score = None, 0.0
+        for t in candidates:
+            if t.building or t.estate:
+                continue
+            score = max(similarity(text, t.text), similarity(text, t.summary))
+            mine = reporter_id is not None and reporter_id in (t.reporter_id, t.relay_id)
+            same_room = room_id is not None and t.room_id == room_id
+            needed = self.duplicate_similarity if mine else NEAR_IDENTICAL if same_room else None
+            if needed is not None and score >= needed and score > best_score:
                 best, best_score = t, score
         return best
 
@@ -114,10 +151,15 @@ class Intake:
         reporter: Actor | None = None,
     ) -> Filed:
         """File `text` as a ticket, or count it on the open ticket it duplicates."""
-        duplicate = await self.find_duplicate(session, text=text, c=c, community=room.community, now=now)
+        who = reporter or actor
+        duplicate = await self.find_duplicate(
+            session, text=text, c=c, community=room.community, now=now, reporter_id=who.id, room_id=room_id
+        )
         if duplicate is not None:
             who = reporter or actor
-            supporters = await repo.add_supporter(session, duplicate.id, actor_id=who.id, actor_name=who.name, now=now)
+            supporters = await repo.add_supporter(
+                session, duplicate.id, actor_id=who.id, actor_name=who.name, now=now, room_id=room_id
+            )
             if supporters is None:
                 return Filed(ticket=duplicate, duplicate=True, counted=False)
             return Filed(ticket=replace(duplicate, supporters=supporters), duplicate=True)

@@ -135,6 +135,7 @@ def my_ticket_line(number: str, summary: str, status: str, assignee: str | None)
     return f"#{number} {summary}：{status_words(status, assignee=assignee)}"
 
 
+WHICH_TICKET = "您有 {n} 件事在办，是问哪一件？发工单号就行，例如“查询 3810”："
 NO_MATCH_QUERY = "没找到您反映过的相关工单。可以发工单号查询，例如“查询 3810”，或发“我的工单”看全部。"
 
 UNDO_DONE = "好的，工单 #{number} 已撤销。"
@@ -150,6 +151,7 @@ HELP = (
 )
 
 EMPTY_TEXT = ""
+CANNOT_ANSWER = "这个我答不了，请联系{contact}。要反映问题直接说就行，我会帮您登记。"
 
 MY_ID = "您的ID是：{id}\n请把它交给管理员，填进配置里工作人员的 wechat_id（或名册的“微信号”一栏），之后您发的处理命令才算数。"
 MY_ID_PRIVATELY = "请私聊我发“我的ID”，我把您的ID单独告诉您。"

@@ -230,15 +230,43 @@ async def insert_event(
     await core.run(session, _NEW_EVENT, dict(zip(_EVENT_FIELDS, values, strict=True)))
 
 
+SUPPORT_ROOM = "room="  # a support event's note: where that person said it (they are told there too)
+
+
 async def add_supporter(
-    session: AsyncSession, ticket_id: int, *, actor_id: str, actor_name: str | None, now: datetime
+    session: AsyncSession,
+    ticket_id: int,
+    *,
+    actor_id: str,
+    actor_name: str | None,
+    now: datetime,
+    room_id: str | None = None,
 ) -> int | None:
     """Count one more person behind a ticket; returns the new count, or None if they were counted already."""
     got = await core.rows(session, _SUPPORT, {"ticket_id": ticket_id, "actor_id": actor_id, "now": now})
     count = got[0][0] if got else None
     if count is not None:
-        await insert_event(session, ticket_id=ticket_id, action="support", actor_id=actor_id, actor_name=actor_name, at=now)
+        note = f"{SUPPORT_ROOM}{room_id}" if room_id else None
+        await insert_event(
+            session, ticket_id=ticket_id, action="support", actor_id=actor_id, actor_name=actor_name, at=now, note=note
+        )
     return count
+
+
+async def supporters(session: AsyncSession, ticket_id: int) -> list[tuple[str, str, str | None]]:
+    """(id, name, room id or None for a private chat) of everyone counted behind a ticket."""
+    rows = (
+        await session.exec(
+            select(TicketEvent.actor_id, TicketEvent.actor_name, TicketEvent.note)
+            .where(TicketEvent.ticket_id == ticket_id, TicketEvent.action == "support")
+            .order_by(col(TicketEvent.id))
+        )
+    ).all()
+    out = []
+    for actor_id, name, note in rows:
+        room = note[len(SUPPORT_ROOM):] if note and note.startswith(SUPPORT_ROOM) else None
+        out.append((actor_id or "", name or "", room))
+    return out
 
 
 _BY_NUMBER = select(Ticket).where(Ticket.number == bindparam("number"))
