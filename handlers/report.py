@@ -17,7 +17,7 @@ from handlers.limits import Limits, Over, Standing
 from handlers.types import Reply
 from nlp.normalize import normalize
 from nlp.similarity import similarity
-from nlp.split import group_problems, split_problems
+from nlp.split import group_problems, split_problems, spoken_sentences
 from nlp.summary import summarize
 from nlp.types import Category, Classification, Taxonomy
 from storage import repo
@@ -332,14 +332,23 @@ class ReportHandler:
     async def _problems(self, ctx: Context) -> list[tuple[str, Classification]]:
         """The separate problems of a leader's list ("1.… 2.…", one per line, "；", "还有…"), each classified on
         its own; one entry (or none) when the message tells one problem."""
-        pieces = split_problems(ctx.raw or ctx.msg.text)
-        if len(pieces) < 2:
-            return []
+        raw = ctx.raw or ctx.msg.text
+        pieces = split_problems(raw)
+        spoken = len(pieces) < 2
+        if spoken:
+            pieces = spoken_sentences(raw)  # a spoken summary: kept apart only where the places differ
+            if len(pieces) < 2:
+                return []
         classified = []
         for piece in pieces:
             text = normalize(piece)
             classified.append((text, await ctx.classify_fn(text)))
-        return group_problems(classified)
+        groups = group_problems(classified)
+        if spoken:
+            places = {c.location.building or c.location.estate for _, c in groups}
+            if len(groups) < 2 or None in places or len(places) < len(groups):
+                return []
+        return groups
 
     async def _file_many(self, ctx: Context, problems: list[tuple[str, Classification]], *, push: bool) -> Outcome:
         """One ticket per problem, and one short reply listing them; urgent ones are pushed as usual."""

@@ -101,7 +101,7 @@ class Evidence:
     def strength(self) -> float:
         """How strongly the message reads as a report; topic words alone never add up to much."""
         s = 1.5 * self.about
-        s += 2.0 if self.issue else 0.0
+        s += 2.5 if self.issue else 0.0
         s += 0.6 * min(self.problem, 3)
         s += (1.0 if self.request_about else 0.4) if self.facility else 0.0
         s += 1.0 if self.building else (0.4 if self.place else 0.0)

@@ -50,6 +50,21 @@ def _items(text: str) -> list[str] | None:
     return [text[m.end() : end] for m, end in zip(marks, ends, strict=True)]
 
 
+_SENTENCE = re.compile(r"(?<=[。！!？?])")
+SPOKEN_MIN = 60  # characters: a spoken summary of several problems ("今天走了一圈，3栋…。5栋…。")
+
+
+def spoken_sentences(text: str) -> list[str]:
+    """The sentences of a longer spoken summary, for the caller to try as separate problems (it keeps the
+    split only when they turn out to be about different places)."""
+    text = text.strip()
+    if len(text) < SPOKEN_MIN:
+        return [text]
+    out = [p.strip(" \t，,。；;：:、") for p in _SENTENCE.split(text)]
+    out = [p for p in out if len(p) >= MIN_PIECE]
+    return out if len(out) >= 2 else [text]
+
+
 def split_problems(text: str) -> list[str]:
     """The pieces of `text` that may each be a problem, in order; [text] when nothing marks a list."""
     text = text.strip()

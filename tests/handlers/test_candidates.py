@@ -2,61 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
-from bot.app import App
-from bot.config import StaffSettings
 from storage.models import Candidate, Inbox, Ticket, TicketEvent
-from tests.handlers.test_ticket_life import COMMITTEE, LEADERS, LEADERS_ID, Chat, Clock
-from tests.support import make_settings
+from tests.handlers.clocked import *  # noqa: F403  (the app on a settable clock: app, chat, clock, understanding)
+from tests.handlers.test_ticket_life import COMMITTEE, LEADERS, LEADERS_ID
 
 DOUBTFUL = "楼下那几棵树的叶子掉得到处都是"  # a problem, but nothing in it is clearly someone's to fix
 DOUBTFUL_2 = "垃圾桶旁边有点味道"
 CLEAR = "5栋楼道灯坏了好几天了"
 NUMBER = re.compile(r"#(\d{4,})")
-
-
-@pytest.fixture(scope="module")
-def understanding(tmp_path_factory):
-    from bot.understanding import build_understanding
-
-    return asyncio.run(build_understanding(make_settings(tmp_path_factory.mktemp("u")), use_llm=False))
-
-
-async def _no_close() -> None:
-    return None
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def app(tmp_path, clock, understanding, monkeypatch):
-    async def shared(settings, **kw):
-        return understanding
-
-    monkeypatch.setattr("bot.app.build_understanding", shared)
-    monkeypatch.setattr(understanding, "close", _no_close)
-    settings = make_settings(tmp_path)
-    settings.staff.append(StaffSettings(name="刘主任", wechat_id="wxid_刘主任"))
-    application = App(settings, channel=Chat(), clock=clock)
-    await application.start()
-    try:
-        yield application
-    finally:
-        await application.stop()
-
-
-@pytest.fixture
-def chat(app) -> Chat:
-    return app.channel
 
 
 def staff(chat, text):
