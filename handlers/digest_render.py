@@ -35,7 +35,7 @@ STATUS_NAMES = {
     "reopened": "重新处理",
     "withdrawn": "已撤销",
 }
-SATISFACTION_NAMES = {"satisfied": "满意", "unsatisfied": "不满意"}
+SATISFACTION_NAMES = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -121,6 +121,7 @@ TICKET_HEADERS = (
     "已等/用时(天)",
     "反映人数",
     "满意度",
+    "照片(张)",
 )
 
 
@@ -155,6 +156,7 @@ def ticket_row(
         round(max(days, 0.0), 1),
         t["supporters"],
         SATISFACTION_NAMES.get(t["satisfaction"] or "", ""),
+        t.get("photos") or 0,
     ]
 
 
@@ -228,7 +230,7 @@ async def write_xlsx(
     for row in _summary_rows(content):
         summary.append(row)
     sheet = wb.create_sheet("工单明细")
-    for col, width in zip("ABCDEFGHIJKLMN", (9, 17, 17, 12, 8, 8, 18, 10, 22, 10, 10, 12, 9, 8), strict=True):
+    for col, width in zip("ABCDEFGHIJKLMNO", (9, 17, 17, 12, 8, 8, 18, 10, 22, 10, 10, 12, 9, 8, 8), strict=True):
         sheet.column_dimensions[col].width = width
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)

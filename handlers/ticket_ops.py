@@ -15,7 +15,7 @@ from handlers.context import Actor
 from handlers.notify import Notifier, reply_part
 from handlers.types import Reply
 from nlp.types import Category, Classification, Taxonomy
-from storage import repo
+from storage import conversations, repo
 from storage.models import Ticket, TicketEvent, TicketStatus, as_utc
 
 if TYPE_CHECKING:
@@ -245,6 +245,9 @@ class TicketOps:
         where = " ".join(p for p in (t.estate, _place(t), f"{t.room_no}室" if t.room_no else "") if p)
         lines.append(f"反映人：{t.reporter_name or t.reporter_id}" + (f"（经{t.relay_name}）" if t.relay_name and t.relay_id != t.reporter_id else "") + (f"｜地点：{where}" if where else ""))
         lines.append(f"原话：{t.text}")
+        photos = await conversations.attachments(session, t.id) if t.id is not None else []
+        if photos:
+            lines.append("照片：" + "；".join(a.path or "（未能下载）" for a in photos))
         for e in await repo.ticket_events(session, t):
             at = as_utc(e.at) or now
             words = texts.ACTION_WORDS.get(e.action, e.action)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Inbox, Ticket, TicketStatus, as_utc
+from storage.models import Attachment, Inbox, Ticket, TicketStatus, as_utc
 
 T = Ticket.__table__.c  # type: ignore[attr-defined]
 
@@ -363,7 +363,10 @@ async def period_tickets(
     session: AsyncSession, p: Period, *, community: str | None = None, batch: int = 5000
 ) -> AsyncIterator[dict[str, Any]]:
     """Every ticket received in the period, oldest first, streamed (no names, phones or room numbers)."""
-    cols: Sequence[Any] = [T[c] for c in TICKET_COLUMNS]
+    photos = (
+        select(func.count()).select_from(Attachment.__table__).where(Attachment.__table__.c.ticket_id == T.id)
+    ).scalar_subquery()
+    cols: Sequence[Any] = [*(T[c] for c in TICKET_COLUMNS), photos]
     stmt = (
         select(*cols)
         .select_from(Ticket.__table__)
@@ -373,7 +376,7 @@ async def period_tickets(
     )
     result = await session.stream(stmt)
     async for row in result:
-        d = dict(zip(TICKET_COLUMNS, row, strict=True))
+        d = dict(zip((*TICKET_COLUMNS, "photos"), row, strict=True))
         for k in ("created_at", "resolved_at", "closed_at", "due_at"):
             d[k] = as_utc(d[k])
         yield d

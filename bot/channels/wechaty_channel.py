@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.channels.base import OnMessage
+from bot.channels.media import file_box_bytes, save_media
 from bot.channels.wechat_text import AT_SEPARATOR, MAX_TEXT_LENGTH, mentions_name, split_text, strip_mentions
 from bot.config import ConfigError
 from handlers.types import Capabilities, IncomingMessage, MessageKind, Reply
@@ -624,6 +625,7 @@ class WechatyChannel:
             if kind == "text" and mention_ids:
                 bot_names += await self._mention_names(mention_ids)
         text = strip_mentions(text, bot_names) if kind == "text" else _PLACEHOLDERS[kind]
+        media = await self._save_image(msg, message_id) if kind == "image" else None
         return IncomingMessage(
             message_id=message_id,
             sender_id=talker_id,
@@ -634,7 +636,22 @@ class WechatyChannel:
             mentioned_bot=mentioned,
             kind=kind,
             timestamp=_timestamp(payload.timestamp),
+            media=media,
         )
+
+    async def _save_image(self, msg: Any, message_id: str) -> str | None:
+        """Download a photo into data_dir/media under its content hash (attached to the sender's report by the
+        conversation layer); None, with the reason logged, when the gateway cannot give it."""
+        try:
+            box = await asyncio.wait_for(msg.to_file_box(), self.rpc_timeout)
+            data = file_box_bytes(box)
+        except Exception as exc:  # the photo is extra: the message itself is never lost for it
+            log.warning("could not download the image of message %s: %s", message_id, _describe(exc))
+            return None
+        if not data:
+            log.info("image of message %s is only a link; its kind is recorded, not the picture", message_id)
+            return None
+        return str(save_media(self.data_dir, data, getattr(box, "name", "") or "photo.jpg"))
 
     async def _mention_names(self, contact_ids: list[str]) -> list[str]:
         names = []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -85,8 +87,31 @@ async def test_an_image_is_recorded_and_not_answered(harness, app):
     await eventually(lambda: _count(app, 1), within=10, what="the image in the inbox")
     [row] = await inbox(app)
     assert (row.kind, row.text, row.room_topic) == ("image", "[图片]", "松涛里邻长群")
-    await eventually(lambda: _status(app, row.message_id, "ignored"), within=5, what="the image handled")
+    await eventually(lambda: _status(app, row.message_id, "done"), within=5, what="the image handled")
     assert await harness.quiet_for(1.0, since=mark) == []
+
+
+async def test_a_photo_after_a_report_is_downloaded_and_attached_to_it(harness, app):
+    """The image comes through the gateway (FileBox), is stored under data_dir by its hash, and joins the report."""
+    from storage.models import Attachment
+
+    number, _ = await report(harness, "4栋楼道灯坏了好几天了")
+    mark = await harness.mark()
+    await harness.say("wangdajie", "", kind="image")
+
+    async def attached() -> bool:
+        async with app.dispatcher.sessions() as s:
+            return bool((await s.exec(select(Attachment))).all())
+
+    await eventually(attached, within=10, what="the photo attached")
+    async with app.dispatcher.sessions() as s:
+        [a] = (await s.exec(select(Attachment))).all()
+    [t] = await tickets(app)
+    assert a.ticket_id == t.id and t.number == number
+    assert a.path is not None and Path(a.path).parent.name == "media"
+    data = await asyncio.to_thread(Path(a.path).read_bytes)
+    assert data and Path(a.path).stem == hashlib.sha256(data).hexdigest()
+    assert await harness.quiet_for(1.0, since=mark) == []  # a photo is never answered
 
 
 async def test_the_bot_ignores_its_own_echo(harness, app):

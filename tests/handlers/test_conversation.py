@@ -146,6 +146,15 @@ async def test_a_photo_just_before_or_after_a_report_is_attached_to_it(app, chat
         rows = (await s.exec(select(Attachment))).all()
     [t] = await tickets(app)
     assert t.number == number and len(rows) == 2 and {r.ticket_id for r in rows} == {t.id}
+    from bot.wiring import build_ticket_ops
+    from storage.digest_queries import parse_period, period_tickets
+
+    async with app.dispatcher.sessions() as s:
+        shown = await build_ticket_ops(app.settings, app.understanding).history(s, t, now=app.clock())
+        period = parse_period(app.clock().strftime("%Y-%m"), "Asia/Shanghai")
+        [row] = [r async for r in period_tickets(s, period)]
+    assert shown.count("（未能下载）") == 2  # the fake channel downloads nothing: the kind is recorded
+    assert row["photos"] == 2  # the digest's spreadsheet column
 
 
 async def test_talking_to_the_bot_gets_help_an_faq_answer_or_who_to_ask(app, chat):
