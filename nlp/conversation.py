@@ -88,6 +88,6 @@ def follow_up_detail(text: str, estates: Sequence[str] = ()) -> Detail | None:
         return None  # "5栋灯也坏了" is a report of its own
     if has_place and (opened or len(t) <= 12):
         return Detail(loc, t, picture)
-    if picture and (opened or len(t) <= 12):
+    if picture and opened:
         return Detail(loc, t, True)
     return None

@@ -9,6 +9,9 @@ from nlp.literals import LiteralGate
 from nlp.normalize import normalize
 from nlp.segment import load_lexicon
 
+# "闷热到爆炸", "原地爆炸", "气急冒火", "尾随你的步伐": danger words as figures of speech.
+_FIGURE_BEFORE = re.compile(r"(到|原地|气急|急得|心里|简直)$")
+_FIGURE_AFTER = re.compile(r"^(你|我|他|她)的|^了?(吧|啊|哈)")
 _HYPOTHETICAL = re.compile(r"(怕|担心|万一|真|要是|如果|容易|会|不|快|防|小心|以防|前年|去年|上次|差点|险些)")
 
 
@@ -34,6 +37,8 @@ def urgent_reason(text: str, *, normalized: bool = False) -> str | None:
     for m in danger.finditer(text):
         # "怕起火", "万一着火", "快打起来了", "冒过火花": feared, hypothetical or past, not happening now.
         if _HYPOTHETICAL.search(text, max(0, m.start() - 4), m.start()) or text.startswith("过", m.end()):
+            continue
+        if _FIGURE_BEFORE.search(text[max(0, m.start() - 3) : m.start()]) or _FIGURE_AFTER.match(text[m.end() :]):
             continue
         return m.group(0)
     return None
