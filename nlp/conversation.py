@@ -62,6 +62,7 @@ def parse_rating(text: str) -> Rating | None:
 _DETAIL_OPEN = re.compile(r"^\s*(就是|就在|是在|在|是|地点[是:：]?|位置[是:：]?|具体(是|在)|说的是|我说的是|补充[一下:：]*)")
 _PICTURE = re.compile(r"(图片|照片|图上|照片上|图里|相片|上图|下图|这张图)")
 _PROBLEM_WORDS = re.compile(r"(坏|堵|漏|吵|臭|脏|乱|没人|冇人|不亮|不通|停水|停电|危险|投诉|举报)")
+_POINTING = re.compile(r"(这个|那个|这里|那里|这张|这边|那边|上面|这处|那处)")
 MAX_DETAIL = 40
 
 
@@ -88,6 +89,6 @@ def follow_up_detail(text: str, estates: Sequence[str] = ()) -> Detail | None:
         return None  # "5栋灯也坏了" is a report of its own
     if has_place and (opened or len(t) <= 12):
         return Detail(loc, t, picture)
-    if picture and opened:
+    if picture and (opened or (len(t) <= 12 and _POINTING.search(t))):
         return Detail(loc, t, True)
     return None

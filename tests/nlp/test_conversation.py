@@ -58,3 +58,7 @@ def test_a_follow_up_that_only_adds_a_place(text, building, unit, estate, pictur
 @pytest.mark.parametrize("text", ["5栋灯也坏了", "是哪一栋？", "好的", "收到，谢谢", "4栋那个修好了吗", "明天上午十点开会"])
 def test_a_message_with_something_of_its_own_is_not_a_follow_up(text):
     assert follow_up_detail(text, ESTATES) is None
+
+
+def test_a_message_that_only_mentions_a_photo_is_not_a_follow_up():
+    assert follow_up_detail("看看照片不说话", ESTATES) is None
