@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 from bot.config import ConfigError, Settings, load_settings
+from handlers import texts
 
 KINDS = ("committee", "leaders", "residents")
 
@@ -73,7 +75,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("id\tname\tkind\tcommunity\tbound by\tlast message")
         for r in rooms:
             kind = r.kind if r.bound_by else "ordinary"
-            seen = r.last_seen_at.strftime("%Y-%m-%d %H:%M") if r.last_seen_at else "-"
+            seen = texts.stamp(r.last_seen_at, ZoneInfo(settings.schedule.timezone), "%Y-%m-%d %H:%M")
             community = (r.community or "全街道") if r.bound_by else "-"
             print(f"{r.platform_id}\t{r.topic or '-'}\t{kind}\t{community}\t{r.bound_by or '-'}\t{seen}")
         print(f"{len(rooms)} room(s); bind one with: linju rooms bind ID --kind committee --community C", file=sys.stderr)

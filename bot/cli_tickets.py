@@ -9,8 +9,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.config import ConfigError, Settings, load_settings
+from handlers import texts
 
 # English action names for the shell, mapped to the chat verbs so both go through one parser and one set of rules.
 ACTIONS = {
@@ -192,7 +194,7 @@ def cmd_failed(args: argparse.Namespace) -> int:
             print("no failed messages")
             return 0
         for r in rows:
-            when = r.processed_at.strftime("%Y-%m-%d %H:%M") if r.processed_at else "-"
+            when = texts.stamp(r.processed_at, ZoneInfo(settings.schedule.timezone), "%Y-%m-%d %H:%M")
             where = r.room_topic or "私聊"
             print(f"{r.message_id}  {when}  {where}  {r.sender_name}  attempts {r.attempts}")
             print(f"    text:  {r.text[:80]}")
@@ -209,7 +211,7 @@ def cmd_held(args: argparse.Namespace) -> int:
 
         rows = await messages.held_messages(session, limit=args.limit)
         for r in rows:
-            when = r.received_at.strftime("%Y-%m-%d %H:%M") if r.received_at else "-"
+            when = texts.stamp(r.received_at, ZoneInfo(settings.schedule.timezone), "%Y-%m-%d %H:%M")
             print(f"{r.message_id}  {when}  {r.room_topic or '私聊'}  {r.sender_name}  {r.text[:80]}")
         print(f"{len(rows)} held message(s); file one with: linju tickets add TEXT", file=sys.stderr)
         return 0

@@ -47,6 +47,7 @@ def build_intake(settings: Settings, understanding: Understanding) -> Intake:
         taxonomy=understanding.taxonomy,
         duplicate_window_days=settings.classifier.duplicate_window_days,
         duplicate_similarity=settings.classifier.duplicate_similarity,
+        timezone=settings.schedule.timezone,
     )
 
 

@@ -85,10 +85,9 @@ class Candidates:
     def _line(self, cand: Candidate) -> str:
         place = " ".join(p for p in (cand.estate, f"{cand.building}栋" if cand.building else None) if p)
         who = f"{texts.ROLE_NAMES.get(cand.sender_role, texts.ROLE_NAMES['unknown'])}{cand.sender_name}"
-        when = cand.created_at.astimezone(self.notifier.tz)
         text = " ".join(cand.text.split())
         preview = text if len(text) <= PREVIEW else text[:PREVIEW] + "…"
-        parts = [f"[{cand.number}]", place or "地点未说", who, cand.room_topic or "私聊", f"{when:%m-%d %H:%M}"]
+        parts = [f"[{cand.number}]", place or "地点未说", who, cand.room_topic or "私聊", texts.stamp(cand.created_at, self.notifier.tz)]
         return "｜".join(parts) + f"\n    {preview}"
 
     async def _pending(self, session: AsyncSession, number: int, actor: Actor) -> Candidate:
@@ -145,7 +144,7 @@ class Candidates:
             status = texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of)
             told = texts.duplicate_report(t.number, status, t.supporters, counted=filed.counted)
         else:
-            told = texts.ack(t.number, name, c.location.describe(), t.due_at)
+            told = texts.ack(t.number, name, c.location.describe(), t.due_at, self.intake.tz)
         if self.ack or filed.duplicate:
             replies.append(self._to_sender(cand, told, now=ctx.now))
         return replies

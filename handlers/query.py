@@ -139,6 +139,7 @@ class QueryHandler:
             last_note=replies[-1] if replies else None,
             place=place,
             history=history,
+            zone=self.tz,
         )
 
     async def _mine(self, ctx: Context) -> Outcome:

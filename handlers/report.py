@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,8 +57,10 @@ class Intake:
         duplicate_window_days: int = 14,
         duplicate_similarity: float = 0.3,
         urgent_due_hours: int = 24,
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         self.taxonomy = taxonomy
+        self.tz = ZoneInfo(timezone)  # the calendar residents read dates on
         self.duplicate_window = timedelta(days=duplicate_window_days)
         self.duplicate_similarity = duplicate_similarity
         self.urgent_due = timedelta(hours=urgent_due_hours)
@@ -295,13 +298,13 @@ class ReportHandler:
         replies: list[Reply] = []
         if c.urgent and standing.urgent is not None:
             # Filed as urgent, but not pushed: this sender or room has raised the alarm too often today.
-            replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at)))
+            replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at, self.intake.tz)))
             replies += await self._tell_staff(ctx, standing.urgent)
         elif c.urgent:
             replies.append(Reply.to(ctx.msg, texts.ack_urgent(t.number, category_name, place)))
             replies.extend(await self._push(ctx, t))
         elif self.ack:
-            replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at)))
+            replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at, self.intake.tz)))
         if self.memory is not None:
             ask = bool(replies) and not c.urgent and self.memory.should_ask_place(ctx, c.location)
             if ask:

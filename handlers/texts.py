@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 # Status in words residents read as help on the way, not as a brush-off.
 STATUS_WORDS = {
@@ -39,9 +39,23 @@ ACTION_WORDS = {
 }
 
 
-def md(dt: datetime | None) -> str:
-    """A date as people say it: 12月4日."""
-    return f"{dt.month}月{dt.day}日" if dt else ""
+def md(dt: datetime | None, zone: tzinfo) -> str:
+    """A date as people say it, on the calendar of `zone` (the subdistrict's): 12月4日. Timestamps are stored in
+    UTC (SQLite hands them back naive); shown in UTC, a report at 07:00 in Xiangtan would read as yesterday's."""
+    if dt is None:
+        return ""
+    day = local(dt, zone)
+    return f"{day.month}月{day.day}日"
+
+
+def local(dt: datetime, zone: tzinfo) -> datetime:
+    """A stored timestamp (UTC; naive from SQLite) on the clock of `zone`."""
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def stamp(dt: datetime | None, zone: tzinfo, fmt: str = "%m-%d %H:%M") -> str:
+    """A stored timestamp as staff read it, in local time: 11-28 07:00."""
+    return local(dt, zone).strftime(fmt) if dt else "-"
 
 
 def status_words(status: str, *, assignee: str | None = None, duplicate_of: str | None = None) -> str:
@@ -49,9 +63,9 @@ def status_words(status: str, *, assignee: str | None = None, duplicate_of: str 
     return template.format(assignee=assignee or "工作人员", duplicate_of=duplicate_of or "")
 
 
-def ack(number: str, category_name: str, place: str, due: datetime | None) -> str:
+def ack(number: str, category_name: str, place: str, due: datetime | None, zone: tzinfo) -> str:
     where = f"｜{place}" if place else ""
-    due_part = f"，预计{md(due)}前给您回音" if due else ""
+    due_part = f"，预计{md(due, zone)}前给您回音" if due else ""
     return f"收到，已登记为工单 #{number}（{category_name}{where}）。社区会尽快安排人处理{due_part}。发“查询 {number}”可看进度。"
 
 
@@ -109,15 +123,16 @@ def ticket_status(
     last_note: str | None,
     place: str = "",
     history: list[tuple[datetime, str]] | None = None,
+    zone: tzinfo,
 ) -> str:
     about = summary if not place or place in summary else f"{place} {summary}"
     line = f"工单 #{number}（{category_name}｜{about}）：{status_words(status, assignee=assignee, duplicate_of=duplicate_of)}。"
-    line += f"{md(created)}登记"
+    line += f"{md(created, zone)}登记"
     if due and status in ("new", "assigned", "in_progress", "reopened"):
-        line += f"，预计{md(due)}前办好"
+        line += f"，预计{md(due, zone)}前办好"
     line += "。"
     if history and len(history) > 1:
-        line += "经过：" + " → ".join(f"{md(at)}{ACTION_WORDS.get(a, a)}" for at, a in history) + "。"
+        line += "经过：" + " → ".join(f"{md(at, zone)}{ACTION_WORDS.get(a, a)}" for at, a in history) + "。"
     if last_note:
         line += f"最新答复：{last_note}"
     return line

@@ -202,7 +202,7 @@ class TicketOps:
         parts.append(texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of))
         if due is not None and t.status in S.OPEN:
             late = (now - due).days
-            parts.append(f"超期{late + 1}天" if now > due else f"{texts.md(due.astimezone(self.tz))}到期")
+            parts.append(f"超期{late + 1}天" if now > due else f"{texts.md(due, self.tz)}到期")
         if t.supporters > 1:
             parts.append(f"{t.supporters}人反映")
         if t.urgent:
@@ -254,7 +254,7 @@ class TicketOps:
             moved = e.to_status and e.to_status != e.from_status
             status = f"→{texts.STATUS_WORDS.get(e.to_status or '', e.to_status).format(assignee=e.note or '', duplicate_of=t.duplicate_of or '')}" if moved else ""
             note = f"：{e.note}" if e.note and e.action not in ("created", "assign", "support") else ""
-            lines.append(f"{at.astimezone(self.tz):%m-%d %H:%M} {e.actor_name or '-'} {words}{status}{note}")
+            lines.append(f"{texts.stamp(at, self.tz)} {e.actor_name or '-'} {words}{status}{note}")
         return "\n".join(lines)
 
     async def overdue_reminders(
