@@ -49,6 +49,7 @@ class RoomSettings(_Strict):
     kind: Literal["leaders", "committee", "residents"] = "leaders"
     area: str | None = None
     group: str | None = None
+    estate: str | None = None  # the estate (小区) it serves; default: the one of its community's named in `name`
     ack: bool | None = None
     quiet_hours: str | None = None
 

@@ -6,7 +6,7 @@ import logging
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import Settings
+from bot.config import CommunitySettings, RoomSettings, Settings
 from handlers.context import RoomInfo
 from handlers.identity import Organisation
 from handlers.types import Capabilities
@@ -26,6 +26,15 @@ def capabilities_for(settings: Settings) -> Capabilities:
     return WechatyChannel.capabilities
 
 
+def room_estate(community: CommunitySettings, room: RoomSettings) -> str | None:
+    """The estate a room serves: `estate:` in config, else the one estate of its community its name contains
+    (松涛里邻长群 serves 松涛里); None for a room over several estates or none."""
+    if room.estate:
+        return room.estate
+    named = {e for e in community.estates if e and e in room.name}
+    return named.pop() if len(named) == 1 else None
+
+
 def configured_rooms(settings: Settings, caps: Capabilities) -> tuple[dict[str, RoomInfo], dict[str, RoomInfo]]:
     """(rooms by platform id, configured rooms that have none yet by name). On a channel whose ids are the names
     (the console), a room's name is its id; elsewhere only `id:` counts."""
@@ -33,7 +42,7 @@ def configured_rooms(settings: Settings, caps: Capabilities) -> tuple[dict[str, 
     unbound: dict[str, RoomInfo] = {}
     for community in settings.communities:
         for r in community.rooms:
-            info = RoomInfo(community=community.name, kind=r.kind, area=r.area, grp=r.group)
+            info = RoomInfo(community=community.name, kind=r.kind, area=r.area, grp=r.group, estate=room_estate(community, r))
             room_id = r.id or (None if caps.ids_trustworthy else r.name)
             if room_id:
                 by_id[room_id] = info
@@ -47,7 +56,7 @@ def configured_rooms(settings: Settings, caps: Capabilities) -> tuple[dict[str, 
 def organisation_from(settings: Settings, caps: Capabilities) -> Organisation:
     rooms, _ = configured_rooms(settings, caps)
     named = {
-        r.name: RoomInfo(community=c.name, kind=r.kind, area=r.area, grp=r.group)
+        r.name: RoomInfo(community=c.name, kind=r.kind, area=r.area, grp=r.group, estate=room_estate(c, r))
         for c in settings.communities
         for r in c.rooms
     }

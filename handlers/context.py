@@ -21,6 +21,7 @@ class RoomInfo:
     kind: str = "leaders"  # leaders | committee | residents | private
     area: str | None = None
     grp: str | None = None
+    estate: str | None = None  # the estate the room serves, when it serves one: "4栋" there means its 4栋
 
     @property
     def is_committee(self) -> bool:

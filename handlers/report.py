@@ -82,12 +82,16 @@ class Intake:
         now: datetime,
         reporter_id: str | None = None,
         room_id: str | None = None,
+        room_estate: str | None = None,
     ) -> TicketRow | None:
         """An open ticket of the same category and place (building or estate) with similar words, within the window.
 
+        A place is the same only within one estate: every estate has a 4栋. The estate is the one named, else the
+        one the room serves; where either side's is unknown, only a ticket from the same room can match.
         Without a place: the same sender's ticket about the same thing ("下水道堵死了" twice), or one from the
         same room in nearly the same words (two neighbours telling one problem)."""
         loc = c.location
+        estate = loc.estate or room_estate
         if self.duplicate_window <= timedelta(0):
             return None
         if not (loc.building or loc.estate):
@@ -100,11 +104,14 @@ class Intake:
             since=now - self.duplicate_window,
             community=community,
             building=loc.building,
-            estate=loc.estate,
+            estate=estate,
         )
         best, best_score = None, self.duplicate_similarity
         for t in candidates:  # same category and building (or, with no building named, the same estate)
-            if loc.estate and t.estate and t.estate != loc.estate:
+            if estate and t.estate:
+                if t.estate != estate:
+                    continue
+            elif room_id is None or t.room_id != room_id:
                 continue
             score = max(similarity(text, t.text), similarity(text, t.summary))
             if score >= best_score:
@@ -156,7 +163,8 @@ class Intake:
         """File `text` as a ticket, or count it on the open ticket it duplicates."""
         who = reporter or actor
         duplicate = await self.find_duplicate(
-            session, text=text, c=c, community=room.community, now=now, reporter_id=who.id, room_id=room_id
+            session, text=text, c=c, community=room.community, now=now, reporter_id=who.id, room_id=room_id,
+            room_estate=room.estate,
         )
         if duplicate is not None:
             who = reporter or actor
@@ -175,7 +183,8 @@ class Intake:
             category=category.code,
             summary=summarize(text, category.name, c.location)[:100],
             text=raw_text[:20000],
-            estate=c.location.estate,
+            # "4栋" said in 松涛里's group is 松涛里's 4栋.
+            estate=c.location.estate or (room.estate if c.location.building else None),
             building=c.location.building,
             unit=c.location.unit,
             room_no=c.location.room,

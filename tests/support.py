@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,13 +96,21 @@ class FakeChannel:
         return self.sent[before:]
 
 
+def daytime_clock(hour_utc: int = 2) -> Callable[[], datetime]:
+    """Real time, moved to start at 10:00 in Xiangtan today (02:00 UTC): the default config holds non-urgent
+    notices in quiet hours (22:00-07:00 local), so a test on the wall clock would behave differently at night."""
+    now = datetime.now(UTC)
+    offset = now.replace(hour=hour_utc, minute=0, second=0, microsecond=0) - now
+    return lambda: datetime.now(UTC) + offset
+
+
 @asynccontextmanager
 async def running_app(settings: Settings, *, channel: Any = None, clock: Any = None) -> AsyncIterator[Any]:
     """The real app started on `channel` (a new FakeChannel by default, as `app.fake`); stopped afterwards."""
     from bot.app import App
 
     channel = channel if channel is not None else FakeChannel()
-    app = App(settings, channel=channel, clock=clock) if clock is not None else App(settings, channel=channel)
+    app = App(settings, channel=channel, clock=clock if clock is not None else daytime_clock())
     await app.start()
     app.fake = channel
     try:
