@@ -9,7 +9,15 @@ import pytest
 
 from tests.e2e.wechat_harness import Harness, HarnessError, start_harness, stop_harness
 from tests.llm.fake_server import FakeLLM
-from tests.support import FakeChannel, make_settings, pg_available, pg_database, running_app
+from tests.support import (
+    NO_PG,
+    FakeChannel,
+    make_settings,
+    pg_available,
+    pg_database,
+    running_app,
+    unavailable,
+)
 
 _PG: bool | None = None
 
@@ -28,7 +36,16 @@ async def db_url(request, tmp_path):
         yield f"sqlite+aiosqlite:///{tmp_path / 'linju.db'}"
         return
     if not await _pg_up():
-        pytest.skip("PostgreSQL is not reachable at LINJU_TEST_PG_URL (default 127.0.0.1:5432)")
+        unavailable(NO_PG, "LINJU_REQUIRE_PG")
+    async with pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_url():
+    """A throwaway PostgreSQL database, for the tests that are about PostgreSQL only."""
+    if not await _pg_up():
+        unavailable(NO_PG, "LINJU_REQUIRE_PG")
     async with pg_database() as url:
         yield url
 
@@ -95,7 +112,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def harness_process(tmp_path_factory: pytest.TempPathFactory):
     node = shutil.which("node")
     if node is None:
-        pytest.skip(NO_NODE)
+        unavailable(NO_NODE, "LINJU_REQUIRE_NODE")
     log_path = tmp_path_factory.mktemp("harness") / "harness.log"
     try:
         h = start_harness(node, log_path)

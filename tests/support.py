@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from bot.config import Settings, load_settings
 from handlers.types import Capabilities, IncomingMessage, Reply
@@ -124,6 +124,24 @@ def llm_settings(tmp: Path, fake_llm: Any, monkeypatch: Any, **overrides: Any) -
     monkeypatch.setenv("LINJU_LLM__API_KEY", "sk-test")
     llm = {"base_url": fake_llm.url, "model": "fake", "timeout_seconds": 2, "daily_budget": 10_000}
     return make_settings(tmp, llm={**llm, **overrides.pop("llm", {})}, classifier={"llm_below": 1.0}, **overrides)
+
+
+NO_PG = "PostgreSQL is not reachable at LINJU_TEST_PG_URL (default 127.0.0.1:5432)"
+
+
+def unavailable(reason: str, required_by: str) -> NoReturn:
+    """Skip a test whose service is missing, or fail it where CI requires the service (`required_by`=1):
+    a green CI run must have proved what the README claims on PostgreSQL and on the real puppet software."""
+    import pytest
+
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{reason}, and {required_by}=1 requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+async def require_pg() -> None:
+    if not await pg_available():
+        unavailable(NO_PG, "LINJU_REQUIRE_PG")
 
 
 async def pg_available() -> bool:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import pytest
-
 from bot.app import App
 from bot.digest_job import due_period, last_fire
 from storage import digest_queries as q
@@ -92,10 +90,9 @@ class SlowChannel(FakeChannel):
         await super().send(reply)
 
 
-async def test_two_app_instances_on_one_database_send_the_digest_once(db_url, tmp_path):
-    if db_url.startswith("sqlite"):
-        pytest.skip("two processes on one SQLite file: covered by the two-engine race in test_digest_send")
-    settings = make_settings(tmp_path, database={"url": db_url})
+async def test_two_app_instances_on_one_database_send_the_digest_once(pg_url, tmp_path):
+    """On PostgreSQL (two instances on one SQLite file: the two-engine race in test_digest_send)."""
+    settings = make_settings(tmp_path, database={"url": pg_url})
     await _seeded(settings)
     now = datetime(2026, 11, 3, 2, tzinfo=UTC)
     channels = [SlowChannel(), SlowChannel()]

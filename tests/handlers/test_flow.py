@@ -48,7 +48,8 @@ async def test_query_by_number_gives_status_without_personal_details(app, chat):
     for q in (f"查询 {number}", f"#{number} 进度", f"工单{number}处理完了吗"):
         [answer] = await chat.say(q, sender="李建国")
         assert f"#{number}" in answer.text and "已登记" in answer.text, q
-        assert "13812345678" not in answer.text and "502" not in answer.text and "王贵宝" not in answer.text
+        rest = answer.text.replace(number, "#")  # a random ticket number may contain 502
+        assert "13812345678" not in rest and "502" not in rest and "王贵宝" not in rest
 
 
 async def test_unknown_number_is_said_plainly(chat):

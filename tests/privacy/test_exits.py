@@ -107,4 +107,5 @@ async def test_a_failure_keeps_no_message_text_in_the_inbox_or_the_log(settings,
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
     assert "leaky-1" in logged
     for where in (row.error, logged):
-        assert "王大姐" not in where and PHONE not in where and "502" not in where, where
+        text = re.sub(r"line \d+", "line N", where)  # a traceback's line numbers are not the room number
+        assert "王大姐" not in text and PHONE not in text and "502" not in text, where

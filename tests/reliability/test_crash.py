@@ -7,8 +7,6 @@ import os
 import random
 import time
 
-import pytest
-
 from bench.messages import generate
 from tests.reliability.support import (
     assert_consistent,
@@ -19,7 +17,7 @@ from tests.reliability.support import (
     snapshot,
     write_config,
 )
-from tests.support import pg_available, pg_database
+from tests.support import pg_database, require_pg
 
 MESSAGES = scaled(20_000, minimum=200)
 # PostgreSQL repeats the check on a quarter of the stream: the same code paths, half the suite's time.
@@ -91,8 +89,7 @@ async def test_sigkill_at_random_points_loses_no_message_files_no_ticket_twice_a
 
 
 async def test_sigkill_at_random_points_on_postgresql(tmp_path):
-    if not await pg_available():
-        pytest.skip("PostgreSQL is not reachable at LINJU_TEST_PG_URL (default 127.0.0.1:5432)")
+    await require_pg()
     t0 = time.monotonic()
     async with pg_database() as url:
         await crash_and_restart(tmp_path, url, MESSAGES_PG)

@@ -29,7 +29,7 @@ from tests.reliability.support import (
     snapshot,
     write_config,
 )
-from tests.support import PG_URL, REPO, FakeChannel, make_settings, pg_available, pg_database, running_app
+from tests.support import PG_URL, REPO, FakeChannel, make_settings, running_app
 
 ADMIN_URL = PG_URL.replace("+asyncpg", "")
 
@@ -94,14 +94,6 @@ async def test_sqlite_busy_errors_are_retried_until_the_lock_is_released(impatie
 
 
 # ---------------------------------------------------------------- PostgreSQL connections dropped
-
-
-@pytest.fixture
-async def pg_url():
-    if not await pg_available():
-        pytest.skip("PostgreSQL is not reachable at LINJU_TEST_PG_URL (default 127.0.0.1:5432)")
-    async with pg_database() as url:
-        yield url
 
 
 async def terminate_backends(url: str) -> int:

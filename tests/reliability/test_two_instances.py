@@ -6,24 +6,14 @@ import asyncio
 import random
 from collections import Counter
 
-import pytest
-
 from bench.messages import generate
 from bot.app import App
 from storage import engine as db
 from storage import repo
 from tests.reliability.support import assert_consistent, outbox_replies, scaled, snapshot
-from tests.support import FakeChannel, make_settings, pg_available, pg_database
+from tests.support import FakeChannel, make_settings
 
 MESSAGES = scaled(600, minimum=60)
-
-
-@pytest.fixture
-async def pg_url():
-    if not await pg_available():
-        pytest.skip("PostgreSQL is not reachable at LINJU_TEST_PG_URL (default 127.0.0.1:5432)")
-    async with pg_database() as url:
-        yield url
 
 
 async def start_instance(tmp_path, name: str, url: str) -> tuple[App, FakeChannel]:
