@@ -73,6 +73,10 @@ class LLMSettings(_Strict):
     api_key: SecretStr | None = None
     timeout_seconds: float = Field(5.0, gt=0)
     max_retries: int = Field(1, ge=0)
+    # A batch of messages waits at most this long for the LLM (before any database write); what it has not
+    # answered by then is decided by the rules and the model. Requests in flight at once: `concurrency`.
+    batch_seconds: float = Field(12.0, gt=0)
+    concurrency: int = Field(4, ge=1)
     daily_budget: int = Field(2000, ge=0)
     breaker_failures: int = Field(5, ge=1)
     breaker_cooldown_seconds: float = Field(300.0, ge=0)

@@ -43,6 +43,10 @@ class Understanding:
     async def classify(self, text: str) -> Classification:
         return await self.cascade.classify(text)
 
+    def classify_early(self, text: str) -> Classification:
+        """Rules and the trained model only: what a message gets when the LLM has not answered in time."""
+        return self.cascade.early(text)
+
     def classify_sync(self, text: str) -> Classification:
         return self.cascade.classify_sync(text)
 

@@ -47,6 +47,17 @@ class Filed:
     category: Category | None = None
 
 
+def problem_texts(raw: str) -> tuple[list[str], bool]:
+    """The normalised problems of a leader's list ("1.… 2.…", one per line, "；", "还有…"), or of a spoken summary
+    (then True: kept apart only where the places differ); none when the message tells one problem. The
+    dispatcher classifies them before the write transaction, as it does the whole message."""
+    pieces = split_problems(raw)
+    spoken = len(pieces) < 2
+    if spoken:
+        pieces = spoken_sentences(raw)
+    return ([normalize(p) for p in pieces] if len(pieces) >= 2 else []), spoken
+
+
 class Intake:
     """Files tickets from any source (chat, staff 登记, the shell) with one numbering and one duplicate check."""
 
@@ -344,17 +355,10 @@ class ReportHandler:
     async def _problems(self, ctx: Context) -> list[tuple[str, Classification]]:
         """The separate problems of a leader's list ("1.… 2.…", one per line, "；", "还有…"), each classified on
         its own; one entry (or none) when the message tells one problem."""
-        raw = ctx.raw or ctx.msg.text
-        pieces = split_problems(raw)
-        spoken = len(pieces) < 2
-        if spoken:
-            pieces = spoken_sentences(raw)  # a spoken summary: kept apart only where the places differ
-            if len(pieces) < 2:
-                return []
-        classified = []
-        for piece in pieces:
-            text = normalize(piece)
-            classified.append((text, await ctx.classify_fn(text)))
+        pieces, spoken = problem_texts(ctx.raw or ctx.msg.text)
+        if not pieces:
+            return []
+        classified = [(text, await ctx.classify_fn(text)) for text in pieces]
         groups = group_problems(classified)
         if spoken:
             places = {c.location.building or c.location.estate for _, c in groups}

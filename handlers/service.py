@@ -25,6 +25,7 @@ from handlers.envelope import (
 )
 from handlers.identity import Identities, Organisation
 from handlers.limits import Limits
+from handlers.report import problem_texts
 from handlers.router import Router
 from handlers.types import IncomingMessage, Reply
 from nlp.privacy import Privacy
@@ -90,12 +91,18 @@ class Dispatcher:
         member_cache_seconds: float = 60.0,
         limits: Limits | None = None,
         privacy: Privacy | None = None,
+        classify_early: Callable[[str], Classification] | None = None,
+        understand_seconds: float = 12.0,
+        understand_concurrency: int = 4,
     ) -> None:
         self.limits = limits
         self.privacy = privacy or Privacy()
         self.sessions = sessions
         self.router = router
         self.classify = classify
+        self.classify_early = classify_early
+        self.understand_seconds = understand_seconds
+        self._understand_slots = asyncio.Semaphore(understand_concurrency)
         self.normalize = normalize
         self.identities = Identities(organisation, member_cache_seconds=member_cache_seconds)
         self.send = send
@@ -234,7 +241,8 @@ class Dispatcher:
             while not self._handle_q.empty() and len(batch) < self.batch_size:
                 batch.append(self._handle_q.get_nowait())
             try:
-                results = await self._handle_batch(batch)
+                understood = await self._understand(batch)
+                results = await self._handle_batch(batch, understood)
                 await self._deliver([r for _, replies in results for r in replies])
                 for job, replies in results:
                     if not job.handled.done():
@@ -249,16 +257,91 @@ class Dispatcher:
                     self._in_flight.discard(job.msg.message_id[:200])
                     self._handle_q.task_done()
 
-    async def _handle_batch(self, batch: list[_Job]) -> list[tuple[_Job, list[_Queued]]]:
+    # ------------------------------------------------------------ understanding, before any write
+
+    async def _understand(self, batch: list[_Job]) -> dict[str, Classification]:
+        """Classify the batch's texts (each message, and each problem of a leader's list) before the write
+        transaction opens, so a slow LLM never holds the database's write lock (the recorder's inbox INSERT
+        would wait behind it). The batch waits at most `understand_seconds`; texts the LLM has not answered
+        by then are decided by the rules and the model inside the transaction, as are texts met only there."""
+        if self.classify_early is None:
+            return {}  # one stage only (tests, tools): the transaction classifies
+        texts: dict[str, tuple[str, str | None]] = {}
+        for job in batch:
+            msg = job.msg
+            if job.inbox_id is None or msg.kind != "text":
+                continue
+            raw, text, _ = self._texts(msg)
+            if not text.strip():
+                continue
+            who = (msg.sender_id, msg.room_id)  # whose share of the LLM (limits) the text spends
+            texts.setdefault(text, who)
+            if self.classify_early(text).decision in ("ticket", "review"):  # a report: maybe a list of them
+                for piece in problem_texts(raw)[0]:
+                    texts.setdefault(piece, who)
+        if not texts:
+            return {}
+        staff = self.identities.org.staff  # configured staff are not limited (the roster's are, here)
+
+        async def one(text: str, sender: str, room: str | None) -> tuple[str, Classification]:
+            async with self._understand_slots:
+                if self.limits is not None:  # each task runs in its own copy of the context
+                    self.limits.caller.set(None if sender in staff else (sender, room))
+                return text, await self.classify(text)
+
+        tasks = [asyncio.create_task(one(t, *who)) for t, who in texts.items()]
+        done, pending = await asyncio.wait(tasks, timeout=self.understand_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+            log.warning(
+                "the LLM had not answered %d of %d text(s) within %.0f s; the rules and the model decide those",
+                len(pending), len(tasks), self.understand_seconds,
+            )
+        answers: dict[str, Classification] = {}
+        for task in done:
+            if task.exception() is None:
+                text, c = task.result()
+                answers[text] = c
+            else:
+                log.error("classifying a text failed: %s", type(task.exception()).__name__)
+        return answers
+
+    def _texts(self, msg: IncomingMessage) -> tuple[str, str, bool]:
+        """(raw text without mentions, normalised text, whether the bot was mentioned), as handling sees them."""
+        image = msg.kind == "image"
+        mentioned = not image and (msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or "")))
+        raw = "" if image else self.strip_mentions(msg.text)[:MAX_TEXT]
+        return raw, (self.normalize(raw) if raw else ""), mentioned
+
+    def _classifier(self, understood: dict[str, Classification]) -> Classify:
+        """Inside the transaction: the answer found before it, else the rules and the model (never the LLM)."""
+        if self.classify_early is None:
+            return self.classify
+        early = self.classify_early
+
+        async def classify(text: str) -> Classification:
+            found = understood.get(text)
+            return found if found is not None else early(text)
+
+        return classify
+
+    # ------------------------------------------------------------ handling, one short write transaction
+
+    async def _handle_batch(
+        self, batch: list[_Job], understood: dict[str, Classification] | None = None
+    ) -> list[tuple[_Job, list[_Queued]]]:
+        understood = understood or {}
         try:
-            return await self._with_retry(lambda s: self._handle_in(s, batch))
+            return await self._with_retry(lambda s: self._handle_in(s, batch, understood))
         except Exception as exc:
             self.identities.forget_rooms()  # what the failed transaction upserted was rolled back
             if len(batch) > 1:
                 # Isolate the message that failed: handle each alone.
                 results = []
                 for job in batch:
-                    results.extend(await self._handle_batch([job]))
+                    results.extend(await self._handle_batch([job], understood))
                 return results
             job = batch[0]
             error = failure_text(exc, job.msg, self.privacy, self.normalize)
@@ -270,7 +353,10 @@ class Dispatcher:
                 log.exception("could not even mark message %s as failed", job.msg.message_id)
             return [(job, [])]
 
-    async def _handle_in(self, session: AsyncSession, batch: list[_Job]) -> list[tuple[_Job, list[_Queued]]]:
+    async def _handle_in(
+        self, session: AsyncSession, batch: list[_Job], understood: dict[str, Classification]
+    ) -> list[tuple[_Job, list[_Queued]]]:
+        classify = self._classifier(understood)
         claimed = await messages.claim_inbox(session, [j.inbox_id for j in batch if j.inbox_id is not None])
         handled: list[tuple[_Job, list[Reply]]] = []
         finished: list[dict] = []
@@ -278,7 +364,7 @@ class Dispatcher:
             if job.inbox_id not in claimed:  # another instance handled it meanwhile
                 handled.append((job, []))
                 continue
-            outcome, status = await self._route(session, job.msg)
+            outcome, status = await self._route(session, job.msg, classify)
             handled.append((job, outcome.replies))
             finished.append(
                 {
@@ -368,15 +454,13 @@ class Dispatcher:
                 delay *= 4
         raise AssertionError("unreachable")
 
-    async def _route(self, session: AsyncSession, msg: IncomingMessage) -> tuple[Outcome, str]:
+    async def _route(self, session: AsyncSession, msg: IncomingMessage, classify: Classify) -> tuple[Outcome, str]:
         room = await self.identities.room(session, msg, self.clock())
         # Photos go to the conversation layer (attached to a report); other kinds are recorded, not handled.
         if room is None or msg.kind not in ("text", "image"):
             return Outcome(intent=None), InboxStatus.IGNORED
         image = msg.kind == "image"
-        mentioned = not image and (msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or "")))
-        raw = "" if image else self.strip_mentions(msg.text)[:MAX_TEXT]
-        text = self.normalize(raw) if raw else ""
+        raw, text, mentioned = self._texts(msg)
         if not text.strip() and not mentioned and not image:
             return Outcome(intent="chat"), InboxStatus.DONE
         actor = await self.identities.actor(session, msg, room)
@@ -390,7 +474,7 @@ class Dispatcher:
             now=self.clock(),
             room=room,
             actor=actor,
-            classify_fn=self.classify,
+            classify_fn=classify,
             mentioned=mentioned,
             raw=raw,
         )

@@ -121,8 +121,8 @@ class Cascade:
         self.memo_size = memo_size
         self._memo: OrderedDict[str, Classification] = OrderedDict()
 
-    def _early(self, text: str) -> Classification:
-        """Rules and model, remembered for short texts (Classification is immutable, so sharing it is safe)."""
+    def early(self, text: str) -> Classification:
+        """Rules and model (no LLM), remembered for short texts (Classification is immutable, so sharing is safe)."""
         if len(text) > SHORT or self.memo_size <= 0:
             return self.classify_sync(text)
         hit = self._memo.get(text)
@@ -163,7 +163,7 @@ class Cascade:
         return rules
 
     async def classify(self, text: str) -> Classification:
-        current = self._early(text)
+        current = self.early(text)
         if self.late is None or current.confidence >= self.thresholds.late_below:
             return current
         try:

@@ -44,6 +44,7 @@ class FakeLLM:
         self.mode = "correct"
         self.delay = 2.0
         self.requests: list[dict[str, Any]] = []
+        self.answered = 0  # responses written (a request counts in `requests` as soon as it arrives)
         self.raw: list[bytes] = []
         self.headers: list[dict[str, str]] = []
         self.respond: Callable[[str | None, dict[str, Any]], tuple[int, Any]] | None = None
@@ -141,6 +142,7 @@ class FakeLLM:
                 if isinstance(payload, str):
                     payload = fake.completion(body, payload)
                 self._send(status, payload, headers)
+                fake.answered += 1
 
             def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
                 data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
