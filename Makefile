@@ -37,6 +37,7 @@ chat: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 test: install node-harness lint
 	$(VENV)/bin/pytest

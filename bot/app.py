@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.digest_job import RETRY_CRON as DIGEST_RETRY_CRON
 from bot.digest_job import DigestJob
 from bot.rooms import bind_configured_rooms, capabilities_for, organisation_from
-from bot.scheduler import Scheduler
+from bot.scheduler import Job, Scheduler
 from bot.throttle import TokenBucket
 from bot.understanding import Understanding, build_understanding
 from bot.wiring import (  # noqa: F401  (build_notifier and build_intake are used from here by the CLI)
@@ -129,7 +129,7 @@ class App:
             self.digest_catchup = asyncio.create_task(self.send_due_digests(), name="digest-catch-up")
         log.info("linju is running (channel %s)", self.channel.name if self.channel else "none")
 
-    def scheduled_jobs(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def scheduled_jobs(self) -> list[tuple[str, str, Job]]:
         """(name, cron, coroutine function) for every periodic job; features add theirs here."""
         return self.digest_jobs() + [
             ("overdue-reminder", self.settings.schedule.overdue_reminder_cron, self.remind_overdue),
@@ -157,7 +157,7 @@ class App:
 
         return len(await self.dispatcher.post(produce))
 
-    def digest_jobs(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def digest_jobs(self) -> list[tuple[str, str, Job]]:
         """The committee digest on its configured schedule, and an hourly retry of one not yet delivered."""
         return [
             ("digest", self.settings.schedule.digest_cron, self.send_due_digests),

@@ -9,10 +9,14 @@ import json
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from bot import cli_digest, cli_eval, cli_rooms, cli_tickets, cli_train
 from bot.cli_common import classification_json, classify_rows, read_jsonl, settings_from, setup_logging
 from bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from bot.channels.base import Channel
 
 log = logging.getLogger("linju")
 
@@ -26,7 +30,7 @@ async def _run_channel(settings: Settings, *, jsonl: bool = False, console_only:
 
     channel_name = "console" if console_only else settings.channel
     if channel_name == "console":
-        channel = ConsoleChannel(
+        channel: Channel = ConsoleChannel(
             room=settings.console.room, sender=settings.console.sender, bot_name=settings.bot.name, jsonl=jsonl
         )
     else:

@@ -82,7 +82,8 @@ async def rows_from_tickets(settings: Settings, *, max_silent: int = 20_000) -> 
                 )
             ).all():
                 actions.setdefault(ticket_id, set()).add(action)
-            tickets = (await s.exec(select(Ticket.id, Ticket.text, Ticket.category, Ticket.status, Ticket.source))).all()
+            # sqlmodel's select() overloads stop at four columns (SQLAlchemy's own select takes any number).
+            tickets = (await s.exec(select(Ticket.id, Ticket.text, Ticket.category, Ticket.status, Ticket.source))).all()  # type: ignore[call-overload]
             settled = await cand_store.labelled(s)
             silent = (
                 await s.exec(
@@ -188,7 +189,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         source = str(args.data)
         _say(f"{len(rows)} labelled messages ({kind}) from {args.data}")
     meta = train(settings, rows, source=source, out=Path(args.out) if args.out else None)
-    summary = {k: meta[k] for k in ("kind", "labels", "intents", "training_size", "created_at", "source") if k in meta}
+    summary: dict[str, Any] = {k: meta[k] for k in ("kind", "labels", "intents", "training_size", "created_at", "source") if k in meta}
     if labels is not None:
         summary["labels_used"] = labels
     print(json.dumps(summary, ensure_ascii=False))

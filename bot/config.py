@@ -238,6 +238,8 @@ class _FileValues(PydanticBaseSettingsSource):
     """The config file's values, parsed once by load_settings (pydantic-settings' YAML source would read and
     parse the file again, with the slow pure-Python loader)."""
 
+    settings_cls: type[Settings]  # always a Settings subclass (load_settings's FileSettings)
+
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self.settings_cls.file_values.get(field_name), field_name, False
 

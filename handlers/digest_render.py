@@ -85,7 +85,8 @@ def write_chart(content: DigestContent, path: Path, *, top: int = 12) -> Path:
         for y, v in zip(ys, now, strict=True):
             ax.text(v, y + h / 2, f" {v}", va="center", fontsize=9, fontfamily=FONT_FAMILY)
         ax.legend(prop={"family": FONT_FAMILY}, loc="lower right")
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        # The default locator is an AutoLocator (a MaxNLocator, which takes integer=); the stubs say Locator.
+        ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
     else:
         ax.text(
             0.5, 0.5, f"本{unit}没有收到诉求", ha="center", va="center", fontdict=font, transform=ax.transAxes

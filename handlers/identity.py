@@ -127,6 +127,7 @@ class Identities:
         if cached is None or cached[2] < now:
             # The roster changes rarely (an import from the shell): a short cache saves a query per message.
             member = await repo.find_member(session, wechat_id=msg.sender_id, name=msg.sender_name)
+            scope: Scope
             role, scope = "unknown", frozenset()
             if member is not None:
                 by_id = bool(member.wechat_id) and member.wechat_id == msg.sender_id

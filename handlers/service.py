@@ -347,8 +347,10 @@ class Dispatcher:
             error = failure_text(exc, job.msg, self.privacy, self.normalize)
             frames = "".join(traceback.format_tb(exc.__traceback__))  # where, not what: no values, no text
             log.error("handling message %s failed; kept in the inbox as failed: %s\n%s", job.msg.message_id, error, frames)
+            inbox_id = job.inbox_id
+            assert inbox_id is not None, "a job is handled only once recorded"
             try:
-                await self._with_retry(lambda s: messages.fail_inbox(s, job.inbox_id, error))
+                await self._with_retry(lambda s: messages.fail_inbox(s, inbox_id, error))
             except Exception:
                 log.exception("could not even mark message %s as failed", job.msg.message_id)
             return [(job, [])]
@@ -408,6 +410,7 @@ class Dispatcher:
                     await self._with_retry(lambda s: messages.mark_outbox_sent(s, sent))
 
     async def _flush_locked(self) -> int:
+        assert self.send is not None, "callers check that there is a channel to send on"
         total = 0
         while True:
             async with self.sessions() as s:
@@ -422,6 +425,7 @@ class Dispatcher:
                         log.exception("sending reply %s failed; it stays queued", row.id)
                         failed = True
                         break
+                    assert row.id is not None  # a stored row
                     sent.append(row.id)
             finally:
                 if sent:

@@ -252,7 +252,7 @@ class TicketOps:
             at = as_utc(e.at) or now
             words = texts.ACTION_WORDS.get(e.action, e.action)
             moved = e.to_status and e.to_status != e.from_status
-            status = f"→{texts.STATUS_WORDS.get(e.to_status or '', e.to_status).format(assignee=e.note or '', duplicate_of=t.duplicate_of or '')}" if moved else ""
+            status = f"→{texts.STATUS_WORDS.get(e.to_status or '', e.to_status or '').format(assignee=e.note or '', duplicate_of=t.duplicate_of or '')}" if moved else ""
             note = f"：{e.note}" if e.note and e.action not in ("created", "assign", "support") else ""
             lines.append(f"{texts.stamp(at, self.tz)} {e.actor_name or '-'} {words}{status}{note}")
         return "\n".join(lines)

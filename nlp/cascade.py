@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from nlp.types import INTENT_OF_DECISION, Classification
+from nlp.types import INTENT_OF_DECISION, Classification, Decision
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class LateStage(Protocol):
     async def refine(self, text: str, current: Classification) -> Classification | None: ...
 
 
-def _as(rule: Classification, decision: str, **changes: Any) -> Classification:
+def _as(rule: Classification, decision: Decision, **changes: Any) -> Classification:
     intent = INTENT_OF_DECISION[decision]
     if intent != "report":
         changes.update(category=None, alternatives=(), summary="", urgent=False)
@@ -58,7 +58,7 @@ def combine(rule: Classification, pred: Any | None, *, thresholds: CascadeThresh
     d = rule.decision
     unsure = rule.confidence < thresholds.rules_confident
     if d in ("ticket", "review") and pred.intent == "chat" and intent_p >= t:
-        held = "review" if d == "ticket" and intent_p < very else "none"
+        held: Decision = "review" if d == "ticket" and intent_p < very else "none"
         return _as(rule, held, confidence=round(intent_p, 4))
     if pred.intent == "report" and intent_p >= t:
         category = pred.category if pred.category and cat_p >= t else (rule.category or pred.category or "other")
@@ -84,7 +84,7 @@ def after_late(current: Classification, refined: Classification) -> Classificati
     a ticket or drops it; a ticket it calls chat, or a report the earlier stages did not see, is held for
     staff review rather than acted on."""
     if refined.intent == "report":
-        decision = "ticket" if current.decision in ("ticket", "review") else "review"
+        decision: Decision = "ticket" if current.decision in ("ticket", "review") else "review"
     elif refined.intent == "chat" and current.decision == "ticket":
         return replace(current, decision="review", stage=refined.stage, confidence=refined.confidence)
     else:

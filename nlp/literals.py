@@ -18,7 +18,7 @@ def _exact(items: Any) -> set[str] | None:
     out = {""}
     for op, av in items:
         if op == _C.LITERAL:
-            alts = {chr(av)}
+            alts: set[str] | None = {chr(av)}
         elif op == _C.IN and all(o == _C.LITERAL for o, _ in av):
             alts = {chr(a) for _, a in av}
         elif op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
@@ -79,7 +79,8 @@ def _required(items: Any) -> set[str] | None:
         if op == _C.SUBPATTERN and not av[1] and not av[2]:
             consider(_required(av[3]))
         elif op == _C.BRANCH:
-            union: set[str] | None = set()
+            union: set[str] | None
+            union = set()  # assigned apart from the declaration, so the type checker knows it is a set here
             for branch in av[1]:
                 sub = _required(branch)
                 if not sub or "" in sub:

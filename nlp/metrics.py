@@ -25,10 +25,10 @@ def score(pred: Sequence[dict[str, Any]], gold: Sequence[dict[str, Any]]) -> dic
     both = sum(a and b for a, b in zip(pr, gr, strict=True))
 
     # Category: over gold reports; a prediction counts as right when it is the gold category or an "also".
-    codes: set[str] = set()
-    tp: dict[str, int] = {}
-    fp: dict[str, int] = {}
-    fn: dict[str, int] = {}
+    codes: set[str | None] = set()  # a gold report without a category counts as None (not scored below)
+    tp: dict[str | None, int] = {}
+    fp: dict[str | None, int] = {}
+    fn: dict[str | None, int] = {}
     for p, g in zip(pred, gold, strict=True):
         if g.get("intent") != "report":
             continue

@@ -232,7 +232,7 @@ def save(
         versions=library_versions(),
         sha256=_sha256(tmp),
     )
-    if kind == "intent_category":
+    if isinstance(model, IntentCategoryModel):
         meta["intents"] = list(model.intent.labels) if model.intent else []
         meta["intent_model"] = model.intent.describe() if model.intent else None
         meta["category_model"] = model.category.describe() if model.category else None

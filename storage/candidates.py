@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -60,7 +60,7 @@ async def pending(
     session: AsyncSession, *, communities: Sequence[str] | None = None, limit: int = 20
 ) -> tuple[Sequence[Candidate], int]:
     """The oldest waiting candidates (of these communities, when given) and how many wait in all."""
-    where = [Candidate.status == C.PENDING]
+    where: list[ColumnElement[bool]] = [col(Candidate.status) == C.PENDING]
     if communities is not None:
         where.append(col(Candidate.community).in_(list(communities)))
     rows = (await session.exec(select(Candidate).where(*where).order_by(col(Candidate.id)).limit(limit))).all()

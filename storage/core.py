@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -88,7 +88,7 @@ async def run(session: AsyncSession, stmt: Any, params: Mapping[str, Any] | Sequ
         await conn.execute(stmt, params)
         return
     many = not isinstance(params, Mapping)
-    batch: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[assignment]
+    batch: Sequence[Mapping[str, Any]] = [params] if isinstance(params, Mapping) else params
     if not batch:
         return
     prepared = _prepare(stmt, conn.dialect, batch[0])
@@ -108,7 +108,7 @@ async def _sqlite(conn: AsyncConnection) -> sqlite_driver.Connection | None:
     return raw if isinstance(raw, sqlite_driver.Connection) else None
 
 
-def _wrapped(sql: str, params: Any, exc: sqlite3.Error) -> DBAPIError:
+def _wrapped(sql: str, params: Any, exc: sqlite3.Error) -> StatementError:
     """The error as SQLAlchemy would have raised it (OperationalError for a locked database, and so on)."""
     return DBAPIError.instance(sql, params, exc, sqlite3.Error, hide_parameters=True)
 
@@ -126,7 +126,7 @@ class _Prepared:
             out.append(process(value) if process is not None and value is not None else value)
         return tuple(out)
 
-    def convert(self, got: list[tuple[Any, ...]]) -> list[Sequence[Any]]:
+    def convert(self, got: list[Sequence[Any]]) -> list[Sequence[Any]]:
         if not any(self.results):
             return got
         procs = self.results

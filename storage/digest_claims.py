@@ -27,7 +27,7 @@ async def insert_claim(
     On PostgreSQL a concurrent insert of the same key waits for the first transaction and then does
     nothing; on SQLite the single writer lock serialises the two.
     """
-    table = Digest.__table__  # type: ignore[attr-defined]
+    table = Digest.__table__
     ins = postgresql.insert(table) if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite.insert(table)
     stmt = ins.values(period=period, target=target, community=community, claimed_at=as_utc(now), attempts=1)
     result = await session.exec(stmt.on_conflict_do_nothing(index_elements=["period", "target", "community"]))
@@ -40,7 +40,7 @@ async def get_claim(session: AsyncSession, *, period: str, target: str, communit
     )
     row = (await session.exec(stmt)).first()
     if row is not None:
-        row.claimed_at = as_utc(row.claimed_at)  # type: ignore[assignment]
+        row.claimed_at = as_utc(row.claimed_at)
         row.sent_at = as_utc(row.sent_at)
     return row
 
@@ -49,8 +49,8 @@ async def reclaim(
     session: AsyncSession, digest_id: int, *, token: int, now: datetime, resend: bool = False
 ) -> bool:
     """Take over a claim whose attempt counter is still `token` (compare-and-set): exactly one caller wins."""
-    d = Digest.__table__.c  # type: ignore[attr-defined]
-    stmt = update(Digest.__table__).where(d.id == digest_id, d.attempts == token)  # type: ignore[attr-defined]
+    d = Digest.__table__.c
+    stmt = update(Digest.__table__).where(d.id == digest_id, d.attempts == token)
     if not resend:
         stmt = stmt.where(d.sent_at.is_(None))
     result = await session.exec(stmt.values(attempts=token + 1, claimed_at=as_utc(now), error=None))
@@ -60,9 +60,9 @@ async def reclaim(
 async def mark_sent(
     session: AsyncSession, digest_id: int, *, token: int, now: datetime, content_hash: str
 ) -> bool:
-    d = Digest.__table__.c  # type: ignore[attr-defined]
+    d = Digest.__table__.c
     stmt = (
-        update(Digest.__table__)  # type: ignore[attr-defined]
+        update(Digest.__table__)
         .where(d.id == digest_id, d.attempts == token)
         .values(sent_at=as_utc(now), content_hash=content_hash, error=None)
     )
@@ -71,9 +71,9 @@ async def mark_sent(
 
 async def release_claim(session: AsyncSession, digest_id: int, *, token: int, error: str) -> None:
     """Record a failed send and free the claim, so the next run retries it (the row stays unsent)."""
-    d = Digest.__table__.c  # type: ignore[attr-defined]
+    d = Digest.__table__.c
     await session.exec(
-        update(Digest.__table__)  # type: ignore[attr-defined]
+        update(Digest.__table__)
         .where(d.id == digest_id, d.attempts == token, d.sent_at.is_(None))
         .values(claimed_at=RELEASED, error=error[:2000])
     )

@@ -12,15 +12,24 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select as SQLModelSelect
 
 from storage.models import Attachment, Inbox, Ticket, TicketStatus, as_utc
 
-T = Ticket.__table__.c  # type: ignore[attr-defined]
+T = Ticket.__table__.c
+_Ts = TypeVarTuple("_Ts")
+
+
+def _q(stmt: Select[*_Ts]) -> SQLModelSelect[*_Ts]:
+    """A SQLAlchemy select, typed as sqlmodel's AsyncSession.exec takes it: exec runs any select, but its
+    overloads name only sqlmodel's Select (a subclass adding nothing at run time). A cast: no conversion."""
+    return cast("SQLModelSelect[*_Ts]", stmt)
+
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$", re.IGNORECASE)
@@ -162,25 +171,25 @@ async def totals(session: AsyncSession, p: Period, *, community: str | None = No
     scope = _scope(community)
     received, received_settled = (
         await session.exec(
-            select(func.count(), func.count().filter(_settled_by(end)))
+            _q(select(func.count(), func.count().filter(_settled_by(end))))
             .select_from(Ticket.__table__)
             .where(_received(p), scope)
         )
     ).one()
     resolved, satisfied, unsatisfied = (
         await session.exec(
-            select(
+            _q(select(
                 func.count(),
                 func.count().filter(T.satisfaction.in_(("satisfied", "basic"))),  # 基本满意 counts as satisfied
                 func.count().filter(T.satisfaction == "unsatisfied"),
-            )
+            ))
             .select_from(Ticket.__table__)
             .where(T.resolved_at >= start, T.resolved_at < end, _counted(), scope)
         )
     ).one()
     still_open, overdue = (
         await session.exec(
-            select(func.count(), func.count().filter(and_(T.due_at.is_not(None), T.due_at < end)))
+            _q(select(func.count(), func.count().filter(and_(T.due_at.is_not(None), T.due_at < end))))
             .select_from(Ticket.__table__)
             .where(_open_at(end), scope)
         )
@@ -212,7 +221,7 @@ async def _median_days_to_resolve(
         .offset((n - 1) // 2)
         .limit(2 if n % 2 == 0 else 1)
     )
-    vals = [float(v) for (v,) in (await session.exec(stmt)).all()]
+    vals = [float(v) for (v,) in (await session.exec(_q(stmt))).all()]
     return sum(vals) / len(vals) if vals else None
 
 
@@ -227,7 +236,7 @@ async def received_by(
         .where(_received(p), _scope(community), col.is_not(None), col != "")
         .group_by(col)
     )
-    return {k: n for k, n in (await session.exec(stmt)).all()}
+    return {k: n for k, n in (await session.exec(_q(stmt))).all()}
 
 
 async def top_relayers(
@@ -243,7 +252,7 @@ async def top_relayers(
         .order_by(n.desc(), T.relay_name)
         .limit(limit)
     )
-    return [(name, c) for name, c in (await session.exec(stmt)).all()]
+    return [(name, c) for name, c in (await session.exec(_q(stmt))).all()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +282,7 @@ async def problem_groups(
     )
     return [
         ProblemGroup(category=c, summary=s or "", estate=e, building=b, tickets=n, reports=int(r or n))
-        for c, s, e, b, n, r in (await session.exec(stmt)).all()
+        for c, s, e, b, n, r in (await session.exec(_q(stmt))).all()
     ]
 
 
@@ -311,7 +320,7 @@ async def oldest_open(
         .order_by(T.created_at, T.id)
         .limit(limit)
     )
-    rows = (await session.exec(stmt)).all()
+    rows = (await session.exec(_q(stmt))).all()
     return [
         OpenTicket(
             number=r[0],
@@ -320,7 +329,7 @@ async def oldest_open(
             community=r[3],
             estate=r[4],
             building=r[5],
-            created_at=as_utc(r[6]),  # type: ignore[arg-type]
+            created_at=as_utc(r[6]),
             due_at=as_utc(r[7]),
             status=r[8],
         )
@@ -330,10 +339,10 @@ async def oldest_open(
 
 async def first_activity(session: AsyncSession) -> datetime | None:
     """When the bot first recorded anything (a message or a ticket); None on an empty database."""
-    a = (await session.exec(select(func.min(Inbox.received_at)))).scalar_one()
-    b = (await session.exec(select(func.min(T.created_at)))).scalar_one()
+    a = (await session.exec(_q(select(func.min(Inbox.received_at))))).scalar_one()
+    b = (await session.exec(_q(select(func.min(T.created_at))))).scalar_one()
     found = [as_utc(v) for v in (a, b) if v is not None]
-    return min(found) if found else None  # type: ignore[type-var]
+    return min(found) if found else None
 
 
 # ---------------------------------------------------------------- per-ticket rows (for the spreadsheet)

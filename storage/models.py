@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import overload
+from typing import TYPE_CHECKING, ClassVar, overload
 
 from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 
 def utcnow() -> datetime:
@@ -111,6 +114,9 @@ class Member(SQLModel, table=True):
 class Inbox(SQLModel, table=True):
     """Every incoming message, stored before it is handled (idempotent on the platform message id)."""
 
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
+
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(unique=True, max_length=200)
     room_id: str | None = Field(default=None, max_length=200)
@@ -133,6 +139,9 @@ class Inbox(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """Replies committed with the handling of their message, sent afterwards: a crash loses none."""
 
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
+
     id: int | None = Field(default=None, primary_key=True)
     inbox_id: int | None = Field(default=None, index=True)
     room_id: str | None = Field(default=None, max_length=200)
@@ -148,6 +157,9 @@ class Outbox(SQLModel, table=True):
 
 class Ticket(SQLModel, table=True):
     """A resident's problem being handled. `number` is what people see and type."""
+
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(unique=True, max_length=12)
@@ -200,6 +212,9 @@ class Ticket(SQLModel, table=True):
 
 class TicketEvent(SQLModel, table=True):
     """One change to a ticket: who, when, what, and the note."""
+
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(index=True, foreign_key="ticket.id")
@@ -272,6 +287,9 @@ class Conversation(SQLModel, table=True):
 class Attachment(SQLModel, table=True):
     """A photo (or another file) that belongs to a ticket: stored under data_dir by its content hash."""
 
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
+
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(index=True, foreign_key="ticket.id")
     message_id: str = Field(max_length=200)
@@ -284,6 +302,9 @@ class Attachment(SQLModel, table=True):
 
 class Digest(SQLModel, table=True):
     """A digest claimed or sent for a period and target: the row that makes sending exactly-once."""
+
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
 
     id: int | None = Field(default=None, primary_key=True)
     period: str = Field(max_length=20)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -107,7 +108,7 @@ def _xlsx_rows(p: Path) -> Iterator[tuple[int, list[str]]]:
         wb.close()
 
 
-def validate(row: dict[str, str]) -> dict[str, object]:
+def validate(row: dict[str, str]) -> dict[str, Any]:
     """Member fields from one row; raises ValueError (Chinese-free, for operators) naming what is wrong."""
     display = row.get("display_name") or row.get("full_name") or ""
     if not display:
@@ -180,7 +181,7 @@ async def import_rows(
     return result
 
 
-async def _upsert_member(session: AsyncSession, values: dict[str, object]) -> str:
+async def _upsert_member(session: AsyncSession, values: dict[str, Any]) -> str:
     member = None
     if values["wechat_id"]:
         member = (await session.exec(select(Member).where(Member.wechat_id == values["wechat_id"]))).first()

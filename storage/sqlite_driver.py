@@ -268,7 +268,7 @@ class Connection:
 
     @isolation_level.setter
     def isolation_level(self, value: str | None) -> None:
-        self._live().isolation_level = value
+        self._live().isolation_level = value  # type: ignore[assignment]  # typeshed omits "" (plain BEGIN)
 
 
 def connector(path: str, *, timeout: float = 30.0, offload: bool = False) -> Callable[[], Any]:
@@ -277,7 +277,8 @@ def connector(path: str, *, timeout: float = 30.0, offload: bool = False) -> Cal
 
     async def connect() -> Connection:
         run = _Runner(timeout, offload)
-        conn = sqlite3.connect(path, timeout=0, check_same_thread=False, isolation_level="")
+        # isolation_level "" (plain BEGIN, sqlite3's own default) is missing from typeshed's literal type.
+        conn = sqlite3.connect(path, timeout=0, check_same_thread=False, isolation_level="")  # type: ignore[call-overload]
         conn.execute("PRAGMA busy_timeout=0")
         if checkpointer is not None:
             conn.execute(f"PRAGMA wal_autocheckpoint={LOOP_CHECKPOINT_PAGES}")

@@ -10,7 +10,8 @@ import queue
 import sys
 import threading
 import uuid
-from typing import TextIO
+from collections.abc import Awaitable
+from typing import TextIO, cast
 
 from bot.channels.base import OnMessage
 from handlers.types import Capabilities, IncomingMessage, Reply
@@ -136,7 +137,7 @@ class ConsoleChannel:
                 if batch[-1] is None:
                     eof = True
                     batch.pop()
-                parsed, quit_ = self._parse_batch(batch)
+                parsed, quit_ = self._parse_batch(cast("list[str]", batch))  # its None (end of input) popped
                 eof = eof or quit_
                 if self.interactive:
                     # One line at a time, so answers and the prompt come back in the order typed.
@@ -144,7 +145,7 @@ class ConsoleChannel:
                         if msg is not None:
                             [handled] = await self._hand_over(on_message, [msg])
                             if handled is not None:
-                                await handled
+                                await cast("Awaitable[object]", handled)  # the app's future of the replies
                         self._prompt()
                 else:
                     # Handed over together: the app stores them in one transaction and answers in order.

@@ -77,7 +77,7 @@ def _load_wechaty() -> SimpleNamespace:
     import wechaty_puppet.schemas.puppet as puppet_schema
 
     if puppet_schema.PuppetOptions.__hash__ is None:
-        puppet_schema.PuppetOptions.__hash__ = object.__hash__  # type: ignore[method-assign]
+        puppet_schema.PuppetOptions.__hash__ = object.__hash__
     # The other two work-arounds are pins in pyproject's `wechat` extra: pyee==8.2.2 (pyee >= 12 dropped
     # AsyncIOEventEmitter) and urllib3<2 (2.x dropped get_host, still imported by the client's requests use).
     with warnings.catch_warnings():
@@ -826,7 +826,7 @@ def _target(reply: Reply) -> str:
 
 def _describe(exc: BaseException) -> str:
     """One short line for the log (a gRPC error from Node carries a whole stack trace)."""
-    status = getattr(exc, "status", None)
+    status: Any = getattr(exc, "status", None)
     message = getattr(exc, "message", None) if status is not None else None
     text = str(message if message is not None else exc).strip()
     text = text.splitlines()[0][:200] if text else ""

@@ -10,7 +10,7 @@ import secrets
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0004"
@@ -40,7 +40,7 @@ def _numbers_as_integers(conn) -> None:
     padded = conn.execute(sa.text("SELECT id, number FROM ticket WHERE number LIKE '0%' ORDER BY id")).all()
     if not padded:
         return
-    taken_before = set()
+    taken_before: set[str] = set()
     targets = sorted({str(int(n)) for _, n in padded if int(n) > 0})
     for i in range(0, len(targets), 500):
         chunk = targets[i : i + 500]
