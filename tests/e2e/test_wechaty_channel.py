@@ -244,6 +244,28 @@ async def test_a_send_the_gateway_refuses_raises_and_the_link_stays_up(harness, 
     assert len(await harness.sent(mark)) == 2
 
 
+async def test_a_send_that_times_out_raises_and_may_still_go_out_at_least_once(harness, channel):
+    """A send the gateway does not confirm in time raises ConnectionError and the channel reconnects; the slow
+    gateway may still deliver it (hence at least once), but the channel never sends it again on its own."""
+    room = harness.rooms["leaders"]["id"]
+    back = asyncio.Event()
+
+    async def on_connected() -> None:
+        back.set()
+
+    channel.on_connected = on_connected
+    channel.rpc_timeout = 1.0
+    mark = await harness.mark()
+    await harness.delay_next_send(3.0)
+    with pytest.raises(ConnectionError) as raised:
+        await channel.send(Reply(text="慢回复", room_id=room))
+    assert isinstance(raised.value.__cause__, TimeoutError)
+    await asyncio.wait_for(back.wait(), timeout=20)  # the link was closed and the channel logged in again
+    await harness.wait_sent(lambda r: r["text"] == "慢回复", since=mark, within=10)  # the gateway sent it anyway
+    await channel.send(Reply(text="下一条", room_id=room))
+    assert [r["text"] for r in await harness.sent(mark)] == ["慢回复", "下一条"]
+
+
 async def test_the_token_never_appears_in_the_log(harness, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     clear_wechaty_pools()

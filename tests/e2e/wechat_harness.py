@@ -139,6 +139,10 @@ class Harness:
         """While on, the gateway fails every send of the bot (it stays up and keeps delivering messages)."""
         await self.request("POST", "/sends/refuse", {"refuse": refuse})
 
+    async def delay_next_send(self, seconds: float) -> None:
+        """The gateway carries out the bot's next send only after `seconds` (it does go out then)."""
+        await self.request("POST", "/sends/delay", {"ms": int(seconds * 1000)})
+
     async def refused(self) -> int:
         """How many of the bot's sends the gateway refused since the last reset."""
         return (await self.request("GET", "/health"))["refused"]

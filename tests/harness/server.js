@@ -30,6 +30,7 @@
 //   POST /server/start           start it again on the same port
 //   POST /sends/refuse           {"refuse": true|false}: while on, the gateway fails every send of the bot (nothing
 //                                goes out, nothing is recorded as sent) but stays up; `refused` counts those sends
+//   POST /sends/delay            {"ms": N}: the bot's next send is carried out only after N ms (a slow gateway)
 //   POST /puppet/error           the puppet emits an error event: {gerror: str} (default) or {data: str}
 //   POST /shutdown               exit
 
@@ -168,7 +169,14 @@ function newestMessageIdFrom (talkerId, before) {
 let stopOnNextSend = false
 let refuseSends = false
 let refusedSends = 0
+let delayNextSendMs = 0
 async function maybeGoAway () {
+  if (delayNextSendMs) {
+    const ms = delayNextSendMs
+    delayNextSendMs = 0
+    log(`the gateway holds a send for ${ms} ms`)
+    await new Promise(resolve => setTimeout(resolve, ms))
+  }
   if (refuseSends) {
     refusedSends += 1
     log('the gateway refuses a send', refusedSends)
@@ -347,6 +355,7 @@ async function route (req, url) {
       stopOnNextSend = false
       refuseSends = false
       refusedSends = 0
+      delayNextSendMs = 0
       for (const [k, topic] of Object.entries(originalTopics)) renameRoom(rooms[k], topic, bot)
       for (const [k, name] of Object.entries(originalNames)) {
         if (people[k].payload.name !== name) renameContact(people[k], name)
@@ -381,6 +390,11 @@ async function route (req, url) {
       refuseSends = body.refuse !== false
       log(refuseSends ? 'the gateway refuses every send from now on' : 'the gateway accepts sends again')
       return { refusing: refuseSends, refused: refusedSends }
+    }
+    case 'POST /sends/delay': {
+      const body = await readJson(req)
+      delayNextSendMs = Math.max(0, Number(body.ms) || 0)
+      return { delayNextSendMs }
     }
     case 'POST /puppet/error': {
       // What a puppet emits when something goes wrong on its side (wechaty-puppet's EventErrorPayload).
