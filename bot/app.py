@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import Callable
@@ -36,9 +37,12 @@ from handlers.service import Dispatcher
 from handlers.types import Capabilities, IncomingMessage, Reply
 from nlp.privacy import Privacy
 from storage import engine as db
+from storage import messages
 
 log = logging.getLogger(__name__)
 NAMES_EVERY = 60.0  # seconds between looks at whether the roster changed
+FLUSH_EVERY = 30.0  # seconds between looks at the outbox (replies held for quiet hours come due)
+RETRY_FIRST, RETRY_MAX = 1.0, 60.0  # after a failed send the outbox is tried again after 1 s, 2 s, 4 s ... 60 s
 
 
 class App:
@@ -59,6 +63,7 @@ class App:
         self.understanding: Understanding | None = None
         self.dispatcher: Dispatcher | None = None
         self._flusher: asyncio.Task | None = None
+        self._send_failed = asyncio.Event()  # a send raised: the flusher retries with back-off
         self.scheduler: Scheduler | None = None
         self.digests: DigestJob | None = None
         self.digest_catchup: asyncio.Task | None = None
@@ -214,23 +219,51 @@ class App:
             raise RuntimeError("no channel to send through")
         if self._bucket is not None:
             await self._bucket.take()  # WeChat restricts accounts that send in bursts
-        await self.channel.send(reply)
+        try:
+            await self.channel.send(reply)
+        except Exception:
+            self._send_failed.set()
+            raise
 
     async def _flush_periodically(self) -> None:
-        # Replies held for quiet hours or queued while a channel was down go out here; and a roster imported
-        # from the shell meanwhile has its names taken out of everything from now on.
-        looked = 0.0
+        """Send what the outbox holds: every FLUSH_EVERY seconds (replies held for quiet hours), and, after a send
+        failed anywhere, again after RETRY_FIRST seconds, doubling up to RETRY_MAX while replies stay unsent. (A
+        channel that reconnects also flushes at once through `on_connected`; at start `recover` does.) A roster
+        imported from the shell meanwhile has its names taken out of everything from now on."""
+        loop = asyncio.get_running_loop()
+        names_due = loop.time() + NAMES_EVERY
+        retry: float | None = None  # the current back-off; None: no failed send waiting
+        due = loop.time() + FLUSH_EVERY
         while True:
-            await asyncio.sleep(30)
-            try:
-                if self.dispatcher:
-                    await self.dispatcher.flush_outbox()
-            except Exception:
-                log.exception("outbox flush failed")
-            looked += 30
-            if looked >= NAMES_EVERY:
-                looked = 0.0
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(due):
+                    await self._send_failed.wait()
+            if self._send_failed.is_set():  # a send just failed (handling, a digest, a login flush)
+                self._send_failed.clear()
+                if retry is None:
+                    retry = RETRY_FIRST
+                    due = min(due, loop.time() + retry)
+                continue
+            stuck = await self._flush_for_retry()
+            self._send_failed.clear()  # this flush's own failure is `stuck`
+            retry = None if not stuck else RETRY_FIRST if retry is None else min(retry * 2, RETRY_MAX)
+            due = loop.time() + (retry or FLUSH_EVERY)
+            if loop.time() >= names_due:
+                names_due = loop.time() + NAMES_EVERY
                 await self.refresh_names()
+
+    async def _flush_for_retry(self) -> bool:
+        """Flush the outbox; True if due replies are still unsent afterwards (a send or the database failed)."""
+        if self.dispatcher is None:
+            return False
+        try:
+            if getattr(self.channel, "connected", True) is not False:  # else its next login flushes
+                await self.dispatcher.flush_outbox()
+            async with self.dispatcher.sessions() as s:
+                return bool(await messages.unsent_outbox(s, now=self.clock(), limit=1))
+        except Exception:
+            log.exception("outbox flush failed")
+            return True
 
     async def refresh_names(self) -> bool:
         """Reload the roster's names into the privacy module if the roster changed; True if it did."""

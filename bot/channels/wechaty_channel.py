@@ -13,7 +13,6 @@ import sys
 import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -186,17 +185,6 @@ def _tame_upstream_logging(secret: str) -> None:
 # --------------------------------------------------------------------------- the channel
 
 
-@dataclass
-class _Outgoing:
-    """One queued reply, split into parts; `sent` counts parts already delivered (resume there)."""
-
-    reply: Reply
-    parts: list[tuple[str, Any]]
-    sent: int = 0
-    failures: int = 0
-    done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-
-
 class WechatyChannel:
     """WeChat through a Wechaty puppet service (gRPC, no TLS), the same Channel shape as the console.
 
@@ -208,8 +196,9 @@ class WechatyChannel:
     A watchdog pings the service so a half-open connection is noticed. Upstream's event bridge is not used
     either: its login handler starts a plugin web server on port 5000 and a second scheduler, and
     pyee would deliver messages as concurrent tasks; here messages are queued in arrival order and handed to
-    the app one at a time. Replies go into an outbox drained only while logged in, so nothing is lost while
-    disconnected (delivery is at least once: a reply whose send timed out may be sent twice).
+    the app one at a time. Replies are not queued here: `send` delivers a reply and returns only once the
+    service accepted it, and raises otherwise, so the app's database outbox (which survives a crash) stays the
+    only queue and sends the reply again later.
     A dedicated thread with its own loop was the alternative; it needs a thread-safe bridge for every
     call and upstream's loop.stop() would still silently kill that loop, so it contains less.
     """
@@ -260,10 +249,9 @@ class WechatyChannel:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._inbound: asyncio.Queue[str] | None = None
         self._seen: deque[str] = deque(maxlen=2000)
-        self._outbox: deque[_Outgoing] = deque()
+        self._send_lock = asyncio.Lock()  # one reply at a time, so replies leave in the order they were sent
         # Called after every login; the app sets it to flush its database outbox.
         self.on_connected: Callable[[], Awaitable[object]] | None = None
-        self._outbox_changed: asyncio.Event | None = None
         self._logged_in: asyncio.Event | None = None
         self._closed: asyncio.Event | None = None
         self._closing = False
@@ -277,11 +265,6 @@ class WechatyChannel:
     def connected(self) -> bool:
         """True while the puppet service is reachable and the WeChat account is logged in."""
         return self._logged_in is not None and self._logged_in.is_set()
-
-    @property
-    def queued(self) -> int:
-        """Replies waiting to be sent."""
-        return len(self._outbox)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -311,14 +294,13 @@ class WechatyChannel:
         self._tasks = [
             loop.create_task(self._supervise(), name="wechaty-supervisor"),
             loop.create_task(self._consume(), name="wechaty-inbound"),
-            loop.create_task(self._drain_outbox(), name="wechaty-outbox"),
         ]
         log.info("WeChat: connecting to the puppet service at %s", self.endpoint)
         try:
             await _bounded(self._logged_in.wait(), self.start_timeout)
         except TimeoutError:
             log.warning(
-                "WeChat is not logged in after %.0f s; still trying in the background, replies are queued",
+                "WeChat is not logged in after %.0f s; still trying in the background; replies wait in the outbox",
                 self.start_timeout,
             )
 
@@ -334,7 +316,7 @@ class WechatyChannel:
         await self._closed.wait()
 
     async def close(self) -> None:
-        """Stop receiving, stop the puppet (bounded), and report any replies that were never sent."""
+        """Stop receiving and stop the puppet (bounded); unsent replies are the app's outbox's to keep."""
         if self._closing:
             return
         self._closing = True
@@ -352,11 +334,6 @@ class WechatyChannel:
             log.warning("WeChat channel: %d tasks did not stop", len(pending))
         self._tasks = []
         await self._drop_puppet(graceful=True)
-        if self._outbox:
-            log.warning("WeChat channel closed with %d unsent replies", len(self._outbox))
-            for item in self._outbox:
-                if not item.done.done():
-                    item.done.set_result(False)
         log.info("WeChat channel closed")
         self._closed.set()
 
@@ -364,7 +341,6 @@ class WechatyChannel:
         if self._logged_in is None:
             self._logged_in = asyncio.Event()
             self._closed = asyncio.Event()
-            self._outbox_changed = asyncio.Event()
 
     # ------------------------------------------------------------------ connection supervision
 
@@ -461,10 +437,9 @@ class WechatyChannel:
         first = self._outage is None
         if first:
             log.warning(
-                "WeChat disconnected: %s (puppet service %s). Retrying; replies are queued (%d waiting)",
+                "WeChat disconnected: %s (puppet service %s). Retrying; replies wait in the outbox",
                 reason,
                 self.endpoint,
-                len(self._outbox),
             )
         elif reason != self._outage or attempt % 10 == 0:
             log.info("WeChat still disconnected (attempt %d, next in %.0f s): %s", attempt, delay, reason)
@@ -475,7 +450,7 @@ class WechatyChannel:
     # ------------------------------------------------------------------ puppet events (synchronous, guarded)
 
     def _on_login(self, payload: Any) -> None:
-        assert self._logged_in is not None and self._outbox_changed is not None
+        assert self._logged_in is not None
         if self._logged_in.is_set() and payload.contact_id == self.self_id:
             return  # services repeat the login event when a stream (re)starts
         self.self_id = payload.contact_id
@@ -483,7 +458,6 @@ class WechatyChannel:
         self._ever_logged_in = True
         self._outage = None
         self._logged_in.set()
-        self._outbox_changed.set()
         task = asyncio.get_running_loop().create_task(
             self._announce_login(reconnected), name="wechaty-login-info"
         )
@@ -499,7 +473,7 @@ class WechatyChannel:
             log.debug("could not load the bot's own contact: %s", _describe(exc))
         who = f"{self.self_name or self.bot_name} ({self.self_id})"
         if reconnected:
-            log.info("WeChat reconnected: logged in as %s; %d queued replies to send", who, len(self._outbox))
+            log.info("WeChat reconnected: logged in as %s; the replies kept meanwhile go out now", who)
         else:
             log.info("WeChat logged in as %s", who)
         if self.on_connected is not None:
@@ -667,24 +641,41 @@ class WechatyChannel:
     # ------------------------------------------------------------------ outbound
 
     async def send(self, reply: Reply) -> None:
-        """Queue `reply`; while connected, wait (bounded) until it is delivered. Never raises for the link."""
-        self._ensure_events()
-        assert self._outbox_changed is not None
-        item = _Outgoing(reply, self._parts(reply))
-        if not item.parts:
+        """Deliver every part of `reply` (text chunks, then a file); return only once the puppet service accepted
+        each of them, raise otherwise.
+
+        Raises ConnectionError while WeChat is not logged in, and on a link error or a timeout (then the link
+        counts as down and is closed, so the supervisor reconnects and `on_connected` fires after the next
+        login); any other error (the service refused the part, an unreadable file) is raised as it is. Nothing
+        is kept here after a failure: the caller's outbox keeps the reply and sends it again, whole.
+
+        Delivery is therefore at least once, not exactly once: a part whose call timed out may have gone out
+        all the same, and after a failure the parts delivered before it are sent again with the rest.
+        Replies are sent one at a time (a lock), so they leave in the order `send` was called.
+        """
+        parts = self._parts(reply)
+        if not parts:
             return
-        if not self.connected:
-            # Raise rather than hold it in memory: the app keeps it in its database outbox, which survives a
-            # crash during the outage, and sends it again when `on_connected` fires.
-            raise ConnectionError("WeChat is disconnected; the reply stays in the outbox")
-        self._outbox.append(item)
-        self._outbox_changed.set()
-        # Wait for delivery so replies leave in order with the handling, but stop waiting if the link drops:
-        # the reply stays queued and goes out after reconnection.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.rpc_timeout * 2
-        while not item.done.done() and self.connected and loop.time() < deadline:
-            await asyncio.wait({item.done}, timeout=0.1)
+        self._ensure_events()
+        async with self._send_lock:
+            for part in parts:
+                if not self.connected:
+                    raise ConnectionError("WeChat is disconnected; the reply stays in the outbox")
+                try:
+                    await self._deliver(reply, part)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if not self._is_link_error(exc):
+                        log.warning("sending to %s failed: %s", _target(reply), _describe(exc))
+                        raise
+                    log.warning(
+                        "sending to %s failed (%s); reconnecting, the reply stays in the outbox",
+                        _target(reply),
+                        _describe(exc),
+                    )
+                    self._link_broken()
+                    raise ConnectionError(f"sending to WeChat failed: {_describe(exc)}") from exc
 
     def _parts(self, reply: Reply) -> list[tuple[str, Any]]:
         prefix = ""
@@ -700,43 +691,14 @@ class WechatyChannel:
             parts.append(("file", Path(reply.file)))
         return parts
 
-    async def _drain_outbox(self) -> None:
-        assert self._outbox_changed is not None and self._logged_in is not None
-        while True:
-            if not self._outbox or not self.connected:
-                self._outbox_changed.clear()
-                await self._outbox_changed.wait()
-                continue
-            item = self._outbox[0]
-            try:
-                while item.sent < len(item.parts):
-                    await self._deliver(item.reply, item.parts[item.sent])
-                    item.sent += 1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if self._is_link_error(exc):
-                    log.warning(
-                        "sending to %s failed (%s); kept for when WeChat is back",
-                        _target(item.reply),
-                        _describe(exc),
-                    )
-                    self._logged_in.clear()  # stop draining until the next login
-                    if self._puppet is not None and self._puppet.channel is not None:
-                        self._puppet.channel.close()  # let the supervisor reconnect now
-                    continue
-                item.failures += 1
-                if item.failures < 3:
-                    log.warning("sending to %s failed (%s); retrying", _target(item.reply), _describe(exc))
-                    await asyncio.sleep(1)
-                    continue
-                log.error("giving up on a reply to %s: %s", _target(item.reply), _describe(exc))
-                self._outbox.popleft()
-                item.done.set_result(False)
-                continue
-            self._outbox.popleft()
-            if not item.done.done():
-                item.done.set_result(True)
+    def _link_broken(self) -> None:
+        """A send found the link dead: stop sending until the next login and let the supervisor reconnect now."""
+        assert self._logged_in is not None
+        self._logged_in.clear()
+        puppet = self._puppet
+        if puppet is not None and puppet.channel is not None:
+            with contextlib.suppress(Exception):
+                puppet.channel.close()
 
     async def _deliver(self, reply: Reply, part: tuple[str, Any]) -> None:
         puppet = self._puppet

@@ -29,8 +29,17 @@ async def channel(harness, tmp_path):
         retry_max=1.0,
         probe_interval=2.0,
     )
+    first_login = asyncio.Event()
+
+    async def logged_in() -> None:
+        first_login.set()
+
+    ch.on_connected = logged_in
     await ch.start(on_message)
     await ch.wait_ready(10)
+    # The login callback runs after the login; wait for it so a test's own callback sees only later logins.
+    await asyncio.wait_for(first_login.wait(), 10)
+    ch.on_connected = None
     ch.received = received  # type: ignore[attr-defined]
     try:
         yield ch
@@ -143,7 +152,8 @@ async def test_a_file_is_sent_to_the_room(harness, channel, tmp_path):
 
 async def test_a_reply_while_disconnected_is_refused_and_reconnection_calls_back(harness, channel, caplog):
     """While WeChat is away `send` raises (the app's database outbox keeps the reply, surviving a crash);
-    after the next login `on_connected` fires so the app sends it, and replies leave in order."""
+    after the next login `on_connected` fires so the app sends it, and replies leave in order. The refused
+    reply is not kept in the channel: only what is sent again goes out, once."""
     caplog.set_level(logging.INFO, logger="bot.channels.wechaty_channel")
     room = harness.rooms["leaders"]["id"]
     back = asyncio.Event()
@@ -157,20 +167,103 @@ async def test_a_reply_while_disconnected_is_refused_and_reconnection_calls_back
     mark = await harness.mark()
     with pytest.raises(ConnectionError):
         await channel.send(Reply(text="第一条", room_id=room))
-    assert channel.queued == 0 and await harness.sent(mark) == []
+    assert await harness.sent(mark) == []
     await harness.start_server()
     await asyncio.wait_for(back.wait(), timeout=20)
     await eventually(lambda: channel.connected, within=10, what="the channel to be logged in again")
     await channel.send(Reply(text="第一条", room_id=room))
     await channel.send(Reply(text="第二条", room_id=room))
-    first, second = await harness.wait_sent(since=mark, count=2, within=20)
-    assert (first["text"], second["text"]) == ("第一条", "第二条")
-    await eventually(lambda: channel.queued == 0, within=5, what="an empty outbox")
+    # `send` returned, so the service has both; and nothing else (the refused one is not sent from memory).
+    assert [r["text"] for r in await harness.sent(mark)] == ["第一条", "第二条"]
     await eventually(lambda: "WeChat reconnected" in caplog.text, within=5, what="the reconnect log line")
     assert "WeChat disconnected" in caplog.text
     # and it still receives
     await harness.say("wangdajie", "回来了")
     assert (await next_message(channel)).text == "回来了"
+
+
+async def test_a_send_when_the_link_just_dropped_raises_and_the_channel_reconnects(harness, channel):
+    """The gateway goes away and the channel has not noticed yet: the send fails on the dead link, raises
+    ConnectionError, and the channel counts itself disconnected and reconnects when the gateway is back."""
+    room = harness.rooms["leaders"]["id"]
+    back = asyncio.Event()
+
+    async def on_connected() -> None:
+        back.set()
+
+    channel.on_connected = on_connected
+    mark = await harness.mark()
+    await harness.stop_server()
+    with pytest.raises(ConnectionError):
+        await channel.send(Reply(text="断线时的回复", room_id=room))
+    assert not channel.connected
+    await harness.start_server()
+    await asyncio.wait_for(back.wait(), timeout=20)
+    await channel.send(Reply(text="重连后的回复", room_id=room))
+    assert [r["text"] for r in await harness.sent(mark)] == ["重连后的回复"]
+
+
+async def test_a_send_the_gateway_fails_as_it_goes_away_raises_and_is_not_sent_later(harness, channel):
+    """The gateway fails the send itself and goes away: `send` raises; after reconnection the failed reply is
+    not sent by the channel on its own (the app's outbox sends it again), so it never goes out twice."""
+    room = harness.rooms["leaders"]["id"]
+    back = asyncio.Event()
+
+    async def on_connected() -> None:
+        back.set()
+
+    channel.on_connected = on_connected
+    await harness.go_away_on_next_send()
+    mark = await harness.mark()
+    with pytest.raises(Exception, match="went away"):
+        await channel.send(Reply(text="第一条", room_id=room))
+    await eventually(lambda: not channel.connected, within=10, what="the channel to notice the outage")
+    await harness.start_server()
+    await asyncio.wait_for(back.wait(), timeout=20)
+    await channel.send(Reply(text="第一条（重发）", room_id=room))
+    await channel.send(Reply(text="第二条", room_id=room))
+    assert [r["text"] for r in await harness.sent(mark)] == ["第一条（重发）", "第二条"]
+
+
+async def test_a_send_the_gateway_refuses_raises_and_the_link_stays_up(harness, channel, tmp_path):
+    """A part the service refuses (the link is fine) raises the service's error; the channel stays logged in,
+    keeps nothing, and the next send goes out. A reply of several parts is sent whole or raises."""
+    room = harness.rooms["committee"]["id"]
+    path = tmp_path / "工单.xlsx"
+    path.write_bytes(b"PK\x03\x04" + b"x" * 100)
+    mark = await harness.mark()
+    await harness.refuse_sends()
+    with pytest.raises(Exception, match="refused"):
+        await channel.send(Reply(text="十月工单汇总", room_id=room, file=path))
+    assert await harness.refused() == 1  # the first part failed; the file was not tried
+    assert channel.connected
+    await harness.refuse_sends(False)
+    await channel.send(Reply(text="十月工单汇总", room_id=room, file=path))
+    text, file = await harness.sent(mark)
+    assert text["text"] == "十月工单汇总" and file["file"]["name"] == "工单.xlsx"
+    assert len(await harness.sent(mark)) == 2
+
+
+async def test_a_send_that_times_out_raises_and_may_still_go_out_at_least_once(harness, channel):
+    """A send the gateway does not confirm in time raises ConnectionError and the channel reconnects; the slow
+    gateway may still deliver it (hence at least once), but the channel never sends it again on its own."""
+    room = harness.rooms["leaders"]["id"]
+    back = asyncio.Event()
+
+    async def on_connected() -> None:
+        back.set()
+
+    channel.on_connected = on_connected
+    channel.rpc_timeout = 1.0
+    mark = await harness.mark()
+    await harness.delay_next_send(3.0)
+    with pytest.raises(ConnectionError) as raised:
+        await channel.send(Reply(text="慢回复", room_id=room))
+    assert isinstance(raised.value.__cause__, TimeoutError)
+    await asyncio.wait_for(back.wait(), timeout=20)  # the link was closed and the channel logged in again
+    await harness.wait_sent(lambda r: r["text"] == "慢回复", since=mark, within=10)  # the gateway sent it anyway
+    await channel.send(Reply(text="下一条", room_id=room))
+    assert [r["text"] for r in await harness.sent(mark)] == ["慢回复", "下一条"]
 
 
 async def test_the_token_never_appears_in_the_log(harness, tmp_path, caplog):

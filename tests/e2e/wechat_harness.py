@@ -135,6 +135,18 @@ class Harness:
         """Make the gateway fail the bot's next send and stop right then (restart with `start_server`)."""
         await self.request("POST", "/server/stop", {"onNextSend": True})
 
+    async def refuse_sends(self, refuse: bool = True) -> None:
+        """While on, the gateway fails every send of the bot (it stays up and keeps delivering messages)."""
+        await self.request("POST", "/sends/refuse", {"refuse": refuse})
+
+    async def delay_next_send(self, seconds: float) -> None:
+        """The gateway carries out the bot's next send only after `seconds` (it does go out then)."""
+        await self.request("POST", "/sends/delay", {"ms": int(seconds * 1000)})
+
+    async def refused(self) -> int:
+        """How many of the bot's sends the gateway refused since the last reset."""
+        return (await self.request("GET", "/health"))["refused"]
+
     async def puppet_error(self, **payload: str) -> None:
         """Make the puppet emit an error event (`gerror=...`, or the older `data=...`)."""
         await self.request("POST", "/puppet/error", payload)

@@ -137,7 +137,8 @@ async def test_bad_input_is_recorded_and_never_raises(app, chat):
     assert len(rows["bad-7"].text) == 100_000
 
 
-async def test_a_reply_that_fails_to_send_is_kept_and_sent_later(app, chat):
+async def test_a_reply_that_fails_to_send_is_kept_and_sent_later(app, chat, monkeypatch):
+    monkeypatch.setattr("bot.app.RETRY_FIRST", 3600.0)  # the app's own retry (tests/bot/test_outbox_retry.py) waits
     chat.fail_sends = 1
     assert await chat.say("9栋路灯坏了") == []
     assert await app.dispatcher.flush_outbox() == 1

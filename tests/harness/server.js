@@ -11,7 +11,7 @@
 // Exits on SIGTERM/SIGINT, POST /shutdown, or (with --exit-on-stdin-close) when stdin closes.
 //
 // Control API (all JSON):
-//   GET  /health                 {ready, grpc: "running"|"stopped", loggedIn, botId, grpcPort}
+//   GET  /health                 {ready, grpc: "running"|"stopped", loggedIn, botId, grpcPort, refusing, refused}
 //   GET  /state                  the bot, contacts and rooms (ids, names, topics, members)
 //   POST /message                inject a message; body:
 //          {from: contactId, room?: roomId, text?: str, mentions?: [contactId], atBot?: bool,
@@ -28,6 +28,9 @@
 //   POST /server/stop            stop the gRPC server (the puppet gateway "goes away"); the mock keeps state;
 //                                with {"onNextSend": true}: fail the bot's next send and stop right then
 //   POST /server/start           start it again on the same port
+//   POST /sends/refuse           {"refuse": true|false}: while on, the gateway fails every send of the bot (nothing
+//                                goes out, nothing is recorded as sent) but stays up; `refused` counts those sends
+//   POST /sends/delay            {"ms": N}: the bot's next send is carried out only after N ms (a slow gateway)
 //   POST /puppet/error           the puppet emits an error event: {gerror: str} (default) or {data: str}
 //   POST /shutdown               exit
 
@@ -162,8 +165,23 @@ function newestMessageIdFrom (talkerId, before) {
 }
 
 // POST /server/stop {"onNextSend": true}: the gateway goes away in the middle of the bot's next send.
+// POST /sends/refuse {"refuse": true}: it fails every send (and counts them) until told otherwise.
 let stopOnNextSend = false
+let refuseSends = false
+let refusedSends = 0
+let delayNextSendMs = 0
 async function maybeGoAway () {
+  if (delayNextSendMs) {
+    const ms = delayNextSendMs
+    delayNextSendMs = 0
+    log(`the gateway holds a send for ${ms} ms`)
+    await new Promise(resolve => setTimeout(resolve, ms))
+  }
+  if (refuseSends) {
+    refusedSends += 1
+    log('the gateway refuses a send', refusedSends)
+    throw new Error('the puppet gateway refused the send')
+  }
   if (!stopOnNextSend) return
   stopOnNextSend = false
   log('the gateway goes away during a send')
@@ -320,7 +338,10 @@ async function route (req, url) {
   const key = `${req.method} ${url.pathname}`
   switch (key) {
     case 'GET /health':
-      return { ready: true, grpc: server ? 'running' : 'stopped', loggedIn: puppet.isLoggedIn, botId: bot.id, grpcPort }
+      return {
+        ready: true, grpc: server ? 'running' : 'stopped', loggedIn: puppet.isLoggedIn, botId: bot.id, grpcPort,
+        refusing: refuseSends, refused: refusedSends,
+      }
     case 'GET /state':
       return state()
     case 'POST /message':
@@ -332,6 +353,9 @@ async function route (req, url) {
     case 'POST /reset':
       sent = []
       stopOnNextSend = false
+      refuseSends = false
+      refusedSends = 0
+      delayNextSendMs = 0
       for (const [k, topic] of Object.entries(originalTopics)) renameRoom(rooms[k], topic, bot)
       for (const [k, name] of Object.entries(originalNames)) {
         if (people[k].payload.name !== name) renameContact(people[k], name)
@@ -361,6 +385,17 @@ async function route (req, url) {
     case 'POST /server/start':
       await startServer()
       return { grpc: 'running' }
+    case 'POST /sends/refuse': {
+      const body = await readJson(req)
+      refuseSends = body.refuse !== false
+      log(refuseSends ? 'the gateway refuses every send from now on' : 'the gateway accepts sends again')
+      return { refusing: refuseSends, refused: refusedSends }
+    }
+    case 'POST /sends/delay': {
+      const body = await readJson(req)
+      delayNextSendMs = Math.max(0, Number(body.ms) || 0)
+      return { delayNextSendMs }
+    }
     case 'POST /puppet/error': {
       // What a puppet emits when something goes wrong on its side (wechaty-puppet's EventErrorPayload).
       const body = await readJson(req)
