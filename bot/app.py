@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -112,6 +114,7 @@ class App:
             clock=self.clock,
             limits=self.limits,
             privacy=self.privacy,
+            owner=s.bot.instance or f"{socket.gethostname()}:{s.data_dir.resolve()}",
         )
         # The dictionaries and model just loaded live as long as the process: keep them out of every later
         # garbage collection (each full collection walked all of them; `make bench` profile, issue 9).
@@ -160,7 +163,9 @@ class App:
             waiting = await candidates.daily(session, now)
             return await ops.overdue_reminders(session, now, waiting=waiting)
 
-        return len(await self.dispatcher.post(produce))
+        # Once a day across instances: the run's claim row commits with the reminders it queues.
+        day = self.clock().astimezone(ZoneInfo(self.settings.schedule.timezone)).date().isoformat()
+        return len(await self.dispatcher.post(produce, run=("overdue-reminder", day)))
 
     def digest_jobs(self) -> list[tuple[str, str, Job]]:
         """The committee digest on its configured schedule, and an hourly retry of one not yet delivered."""

@@ -31,6 +31,9 @@ class BotSettings(_Strict):
     name: str = "邻聚小助手"
     undo_minutes: int = Field(30, ge=0)
     ack: bool = True
+    # Who this install is when claiming replies to send and scheduled runs (several instances on one
+    # database); default: host name and data_dir, which a restart keeps.
+    instance: str | None = None
 
 
 class DatabaseSettings(_Strict):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import socket
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -30,7 +32,7 @@ from handlers.router import Router
 from handlers.types import IncomingMessage, Reply
 from nlp.privacy import Privacy
 from nlp.types import Classification
-from storage import messages
+from storage import jobs, messages
 from storage.models import InboxStatus, as_utc
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ Send = Callable[[Reply], Awaitable[None]]
 Classify = Callable[[str], Awaitable[Classification]]
 Normalize = Callable[[str], str]
 
+FLUSH_CHUNK = 10  # replies claimed at a time by a flush: few enough to be sent well within the lease
+REFUSED_FIRST, REFUSED_MAX = 30.0, 3600.0  # seconds before retrying a refused reply, doubling per refusal
 MAX_TEXT = 20_000  # longer messages are kept whole in the inbox but only this much is understood
 
 
@@ -91,11 +95,17 @@ class Dispatcher:
         member_cache_seconds: float = 60.0,
         limits: Limits | None = None,
         privacy: Privacy | None = None,
+        owner: str | None = None,
+        lease: timedelta = timedelta(minutes=5),
         classify_early: Callable[[str], Classification] | None = None,
         understand_seconds: float = 12.0,
         understand_concurrency: int = 4,
     ) -> None:
         self.limits = limits
+        # Who claims outbox rows and job runs: stable across restarts of one install (config: bot.instance),
+        # so a restarted instance takes up its own claims at once; another instance waits for them to lapse.
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease = lease
         self.privacy = privacy or Privacy()
         self.sessions = sessions
         self.router = router
@@ -186,12 +196,24 @@ class Dispatcher:
         async with self._send_lock:
             return await self._flush_locked()
 
-    async def post(self, produce: Callable[[AsyncSession, datetime], Awaitable[list[Reply]]]) -> list[Reply]:
-        """Run `produce` (a scheduled job: reminders, digests) in one unit of work, queue its replies, send them."""
+    async def post(
+        self,
+        produce: Callable[[AsyncSession, datetime], Awaitable[list[Reply]]],
+        *,
+        run: tuple[str, str] | None = None,
+    ) -> list[Reply]:
+        """Run `produce` (a scheduled job: reminders, digests) in one unit of work, queue its replies, send them.
+        With `run` (job name, key), only once per key across instances: the claim commits with the replies."""
 
         async def unit(session: AsyncSession) -> list[Reply]:
-            replies = await produce(session, self.clock())
-            await messages.queue_outbox(session, [outbox_row(None, r) for r in replies])
+            now = self.clock()
+            if run is not None and not await jobs.claim_run(session, name=run[0], key=run[1], owner=self.owner, now=now):
+                log.info("%s for %s was run by another instance (or earlier); skipped", *run)
+                return []
+            replies = await produce(session, now)
+            await messages.queue_outbox(
+                session, [outbox_row(None, r) for r in replies], owner=self.owner, until=now + self.lease
+            )
             return replies
 
         replies = await self._with_retry(unit)
@@ -377,7 +399,14 @@ class Dispatcher:
                 }
             )
         # All of the batch's replies in one statement, in order: the outbox ids are the sending order.
-        ids = iter(await messages.queue_outbox(session, [outbox_row(j.inbox_id, r) for j, rs in handled for r in rs]))
+        # Claimed by this instance for the send right after the commit: no other instance's flush takes them.
+        now = self.clock()
+        ids = iter(
+            await messages.queue_outbox(
+                session, [outbox_row(j.inbox_id, r) for j, rs in handled for r in rs],
+                owner=self.owner, until=now + self.lease,
+            )
+        )
         await messages.finish_many(session, finished)
         return [(job, [_Queued(next(ids), r) for r in replies]) for job, replies in handled]
 
@@ -410,35 +439,61 @@ class Dispatcher:
                     await self._with_retry(lambda s: messages.mark_outbox_sent(s, sent))
 
     async def _flush_locked(self) -> int:
+        """Send due unsent replies in order, a few at a time, each chunk claimed first (so another instance
+        sending from the same outbox never sends the same reply). A lost link stops the flush (the next login
+        or the periodic flush goes on); a reply the platform refuses waits longer before each retry and lets
+        the ones after it go."""
         assert self.send is not None, "callers check that there is a channel to send on"
         total = 0
         while True:
-            async with self.sessions() as s:
-                rows = await messages.unsent_outbox(s, now=self.clock())
+            now = self.clock()
+            rows = await self._with_retry(
+                lambda s, now=now: messages.claim_outbox(
+                    s, owner=self.owner, now=now, until=now + self.lease, limit=FLUSH_CHUNK
+                )
+            )
             sent: list[int] = []
+            left: list[int] = []
             failed = False
             try:
-                for row in rows:
+                for i, row in enumerate(rows):
+                    assert row.id is not None  # a stored row
                     try:
                         await self.send(reply_from_outbox(row))
-                    except Exception:
-                        log.exception("sending reply %s failed; it stays queued", row.id)
+                    except (ConnectionError, TimeoutError) as exc:
+                        log.warning("sending reply %s failed (%s); it stays queued", row.id, type(exc).__name__)
                         failed = True
+                        left = [r.id for r in rows[i:] if r.id is not None]
                         break
-                    assert row.id is not None  # a stored row
+                    except Exception as exc:
+                        await self._refused(row.id, row.attempts, exc)
+                        continue
                     sent.append(row.id)
             finally:
                 if sent:
                     await self._with_retry(lambda s, ids=sent: messages.mark_outbox_sent(s, ids))
+                if left:  # others may try them at once rather than after the lease
+                    await self._with_retry(lambda s, ids=left: messages.release_outbox(s, ids, owner=self.owner))
             total += len(sent)
             if failed:
+                self._backlog = True
                 return total
-            if len(rows) < 200:
+            if len(rows) < FLUSH_CHUNK:
                 break
         async with self.sessions() as s:
             held = await messages.unsent_outbox(s, now=datetime.max.replace(tzinfo=UTC), limit=1)
         self._backlog = bool(held)
         return total
+
+    async def _refused(self, outbox_id: int, attempts: int, exc: Exception) -> None:
+        """The platform refused one reply (a room the bot left, a file it rejects): retried later, longer each
+        time, up to an hour apart; never dropped, and never holding back the replies after it."""
+        wait = min(REFUSED_FIRST * 2**attempts, REFUSED_MAX)
+        until = self.clock() + timedelta(seconds=wait)
+        n = await self._with_retry(lambda s: messages.defer_outbox(s, outbox_id, owner=self.owner, until=until))
+        level = logging.ERROR if n >= 5 else logging.WARNING
+        log.log(level, "reply %s refused %d time(s) (%s: %s); next try in %d s", outbox_id, n,
+                type(exc).__name__, str(exc)[:200], wait)
 
     # ------------------------------------------------------------ steps
 

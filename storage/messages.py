@@ -185,10 +185,13 @@ _QUEUE_ORDERED = insert(_OUTBOX).returning(_OUTBOX.c.id, sort_by_parameter_order
 _SENT = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(sent_at=bindparam("now"))
 
 
-async def queue_outbox(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+async def queue_outbox(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], *, owner: str | None = None, until: datetime | None = None
+) -> list[int]:
     """Queue replies in one statement; returns their ids in the order given (the order they will be sent).
 
-    Each dict has inbox_id, room_id, contact_id, payload (a dict) and not_before.
+    Each dict has inbox_id, room_id, contact_id, payload (a dict) and not_before. With `owner`, the rows due
+    now are claimed by it until `until` (it sends them right after the commit; no other instance will).
     """
     if not rows:
         return []
@@ -202,6 +205,8 @@ async def queue_outbox(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
             "created_at": now,
             "not_before": r.get("not_before"),
             "attempts": 0,
+            "claimed_by": owner if r.get("not_before") is None else None,
+            "claimed_until": until if r.get("not_before") is None else None,
         }
         for r in rows
     ]
@@ -226,6 +231,66 @@ async def unsent_outbox(session: AsyncSession, *, now: datetime, limit: int = 20
         .limit(limit)
     )
     return (await session.exec(stmt)).all()
+
+
+def _claimable(now: Any, owner: str) -> Any:
+    c = _OUTBOX.c
+    return (
+        c.sent_at.is_(None)
+        & (c.not_before.is_(None) | (c.not_before <= now))
+        & (c.claimed_until.is_(None) | (c.claimed_until <= now) | (c.claimed_by == owner))
+    )
+
+
+async def claim_outbox(
+    session: AsyncSession, *, owner: str, now: datetime, until: datetime, limit: int = 10
+) -> list[Outbox]:
+    """Claim the oldest unsent replies that are due and nobody else holds (or whose holder's claim lapsed), in
+    one UPDATE; returns them in sending order. On PostgreSQL rows another instance is claiming are skipped
+    (FOR UPDATE SKIP LOCKED), on SQLite the single writer serialises claims: never two owners at once."""
+    c = _OUTBOX.c
+    due = select(c.id).where(_claimable(now, owner)).order_by(c.id).limit(limit).with_for_update(skip_locked=True)
+    stmt = (
+        update(_OUTBOX)
+        .where(c.id.in_(due.scalar_subquery()))
+        .where(_claimable(now, owner))
+        .values(claimed_by=owner, claimed_until=until)
+        .returning(c.id)
+    )
+    conn = await connection(session)
+    ids = sorted(r[0] for r in (await conn.execute(stmt)).all())
+    if not ids:
+        return []
+    got = await session.exec(orm_select(Outbox).where(col(Outbox.id).in_(ids)).order_by(col(Outbox.id)))
+    return list(got.all())
+
+
+async def release_outbox(session: AsyncSession, ids: Sequence[int], *, owner: str) -> None:
+    """Give up claims not used (a send failed before them): any instance may send them at once."""
+    if ids:
+        c = _OUTBOX.c
+        conn = await connection(session)
+        await conn.execute(
+            update(_OUTBOX)
+            .where(c.id.in_(list(ids)), c.claimed_by == owner, c.sent_at.is_(None))
+            .values(claimed_by=None, claimed_until=None)
+        )
+
+
+async def defer_outbox(session: AsyncSession, outbox_id: int, *, owner: str, until: datetime) -> int:
+    """A reply the platform refused: count the attempt and let nobody retry it before `until`. Returns the
+    attempts so far."""
+    c = _OUTBOX.c
+    conn = await connection(session)
+    got = (
+        await conn.execute(
+            update(_OUTBOX)
+            .where(c.id == outbox_id, c.sent_at.is_(None))
+            .values(attempts=c.attempts + 1, claimed_by=None, claimed_until=until)
+            .returning(c.attempts)
+        )
+    ).all()
+    return got[0][0] if got else 0
 
 
 async def mark_outbox_sent(session: AsyncSession, ids: Sequence[int]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, overload
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 if TYPE_CHECKING:
@@ -150,7 +150,10 @@ class Outbox(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     not_before: datetime | None = Field(default=None, sa_column=_ts())  # quiet hours
     sent_at: datetime | None = Field(default=None, sa_column=_ts())
-    attempts: int = 0
+    attempts: int = 0  # sends the platform refused (each waits longer before the next: claimed_until)
+    # The instance sending it, until when: two instances never send one reply; a dead one's claim lapses.
+    claimed_by: str | None = Field(default=None, max_length=200)
+    claimed_until: datetime | None = Field(default=None, sa_column=_ts())
 
     __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
 
@@ -315,5 +318,23 @@ class Digest(SQLModel, table=True):
     content_hash: str | None = Field(default=None, max_length=64)
     attempts: int = 0
     error: str | None = Field(default=None, sa_column=Column(Text))
+    parts_sent: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))  # text, chart, sheet
 
     __table_args__ = (UniqueConstraint("period", "target", "community", name="uq_digest_period_target"),)
+
+
+class JobRun(SQLModel, table=True):
+    """A scheduled job's run for one key (the overdue reminder of 2026-12-02): whoever inserts it runs it, in the
+    same transaction as what the run queues, so two instances never both do it and a failed run leaves no row."""
+
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
+
+    __tablename__ = "job_run"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=60)
+    key: str = Field(max_length=60)
+    claimed_by: str = Field(max_length=200)
+    claimed_at: datetime = Field(sa_column=_ts(nullable=False))
+
+    __table_args__ = (UniqueConstraint("name", "key", name="uq_job_run_name_key"),)

@@ -118,17 +118,18 @@ async def pg_app(pg_url, tmp_path):
 
 
 async def test_a_postgresql_connection_dropped_mid_transaction_is_retried(pg_app, caplog):
-    classify = pg_app.dispatcher.classify
+    route = pg_app.dispatcher.router.route
     dropped = []
 
-    async def classify_then_drop(text):
-        # Inside the message's transaction: the connection dies between its reads and its writes.
-        result = await classify(text)
+    async def route_then_drop(ctx):
+        # Inside the message's transaction: the connection dies after the handler's work, before the outbox
+        # and inbox writes that commit with it.
+        result = await route(ctx)
         if not dropped:
             dropped.append(await terminate_backends(pg_app.url))
         return result
 
-    pg_app.dispatcher.classify = classify_then_drop
+    pg_app.dispatcher.router.route = route_then_drop
     with caplog.at_level(logging.WARNING):
         replies = await pg_app.fake.say("6栋电梯卡住了，麻烦叫维保来看下", message_id="drop-1")
     assert dropped and dropped[0] >= 1, "no connection was dropped mid-transaction"
