@@ -3,7 +3,8 @@
 The claim is a row in the digest table, unique on (period, target, community), committed before anything
 is sent, so two processes sharing a database cannot both send. A claim that failed is released at once
 (the next run retries it); a claim left by a process that died mid-send is taken over once it is stale.
-A crash between the last message going out and `sent_at` being committed would send again on the retry:
+Each part (text, chart, spreadsheet) is recorded as it goes out, so a retry after a failure sends only the
+parts not yet sent; a crash between a part going out and its record being committed sends that part again:
 the record errs towards the committee getting its digest.
 """
 
@@ -95,10 +96,10 @@ class DigestSender:
         claim = await self._claim(period.label, target, force=force, where=where)
         if isinstance(claim, str):
             return claim
-        digest_id, token = claim
+        digest_id, token, done = claim
         try:
             files = await self.build(period, community=target.community or None)  # "": the whole subdistrict
-            await self._send_all(files, target.room_id, where)
+            await self._send_all(files, target.room_id, where, digest_id=digest_id, token=token, done=done)
         except Exception as exc:
             log.exception(
                 "%s failed after %d tries; not recorded as sent, will be retried", where, self.retries
@@ -132,7 +133,8 @@ class DigestSender:
                 s, content, out, taxonomy=self.taxonomy, text_limit=self.text_limit, privacy=self.privacy
             )
 
-    async def _claim(self, period: str, target: Target, *, force: bool, where: str) -> tuple[int, int] | str:
+    async def _claim(self, period: str, target: Target, *, force: bool, where: str) -> tuple[int, int, int] | str:
+        """(digest id, claim token, parts already sent), or why not to send."""
         now = self.clock()
         key = dict(period=period, target=target.name, community=target.community)
         async with self.sessions() as s:
@@ -141,7 +143,7 @@ class DigestSender:
             row = await claims.get_claim(s, **key)
         assert row is not None and row.id is not None
         if created:
-            return row.id, row.attempts
+            return row.id, row.attempts, 0
         if row.sent_at is not None and not force:
             log.info("%s was already sent at %s", where, row.sent_at.isoformat())
             return Outcome.ALREADY_SENT
@@ -160,15 +162,20 @@ class DigestSender:
             return Outcome.BUSY
         if row.error:
             log.info("%s: retrying after an earlier failure (%s)", where, row.error)
-        return row.id, row.attempts + 1
+        return row.id, row.attempts + 1, 0 if force else row.parts_sent
 
-    async def _send_all(self, files: DigestFiles, room_id: str, where: str) -> None:
+    async def _send_all(
+        self, files: DigestFiles, room_id: str, where: str, *, digest_id: int, token: int, done: int
+    ) -> None:
+        """Send the parts not sent yet (a retry resumes after the last part that went out), recording each."""
         replies = [
             Reply(text=files.text, room_id=room_id),
             Reply(text="", room_id=room_id, file=files.chart),
             Reply(text="", room_id=room_id, file=files.xlsx),
         ]
-        for reply in replies:
+        if done:
+            log.info("%s: %d of %d parts went out before; sending the rest", where, done, len(replies))
+        for part, reply in enumerate(replies[done:], start=done + 1):
             delay = self.retry_delay
             for attempt in range(1, self.retries + 1):
                 try:
@@ -180,3 +187,6 @@ class DigestSender:
                     log.warning("%s: sending failed (%s); try %d of %d", where, exc, attempt, self.retries)
                     await asyncio.sleep(delay)
                     delay *= 2
+            async with self.sessions() as s:
+                await claims.mark_parts(s, digest_id, token=token, parts=part)
+                await s.commit()

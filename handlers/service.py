@@ -356,9 +356,11 @@ class Dispatcher:
     ) -> list[tuple[_Job, list[_Queued]]]:
         understood = understood or {}
         try:
-            return await self._with_retry(lambda s: self._handle_in(s, batch, understood))
+            # What a rolled-back transaction upserted (a room seen for the first time) is written again.
+            return await self._with_retry(
+                lambda s: self._handle_in(s, batch, understood), rolled_back=self.identities.forget_rooms
+            )
         except Exception as exc:
-            self.identities.forget_rooms()  # what the failed transaction upserted was rolled back
             if len(batch) > 1:
                 # Isolate the message that failed: handle each alone.
                 results = []
@@ -497,7 +499,9 @@ class Dispatcher:
 
     # ------------------------------------------------------------ steps
 
-    async def _with_retry(self, fn):
+    async def _with_retry(self, fn, *, rolled_back: Callable[[], None] | None = None):
+        """Run `fn(session)` and commit, retrying on a busy or dropped database; `rolled_back` is told each
+        time a transaction was rolled back, so caches of what it wrote (rooms recorded) are dropped."""
         delay = 0.05
         for attempt in range(self.retries + 1):
             try:
@@ -506,6 +510,8 @@ class Dispatcher:
                     await session.commit()
                     return result
             except Exception as exc:
+                if rolled_back is not None:
+                    rolled_back()
                 if attempt >= self.retries or not _is_transient(exc):
                     raise
                 log.warning("database busy or disconnected (%s); retrying", type(exc).__name__)

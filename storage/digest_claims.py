@@ -53,7 +53,10 @@ async def reclaim(
     stmt = update(Digest.__table__).where(d.id == digest_id, d.attempts == token)
     if not resend:
         stmt = stmt.where(d.sent_at.is_(None))
-    result = await session.exec(stmt.values(attempts=token + 1, claimed_at=as_utc(now), error=None))
+    values: dict = dict(attempts=token + 1, claimed_at=as_utc(now), error=None)
+    if resend:
+        values["parts_sent"] = 0
+    result = await session.exec(stmt.values(**values))
     return (result.rowcount or 0) == 1
 
 
@@ -76,4 +79,12 @@ async def release_claim(session: AsyncSession, digest_id: int, *, token: int, er
         update(Digest.__table__)
         .where(d.id == digest_id, d.attempts == token, d.sent_at.is_(None))
         .values(claimed_at=RELEASED, error=error[:2000])
+    )
+
+
+async def mark_parts(session: AsyncSession, digest_id: int, *, token: int, parts: int) -> None:
+    """Record that the first `parts` parts of the digest went out (under this claim)."""
+    d = Digest.__table__.c
+    await session.exec(
+        update(Digest.__table__).where(d.id == digest_id, d.attempts == token).values(parts_sent=parts)
     )

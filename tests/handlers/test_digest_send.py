@@ -119,6 +119,31 @@ async def test_a_failed_send_is_retried_then_logged_and_not_recorded_as_sent(eng
     assert row.sent_at is not None and row.attempts == 2 and row.error is None
 
 
+class FailsAfterText(Inbox):
+    """The text goes out, then the chart is refused (every try): the part that failed must be the first resent."""
+
+    async def __call__(self, reply) -> None:
+        if reply.file is not None and self.fail > 0:
+            self.fail -= 1
+            raise ConnectionError("channel down")
+        self.sent.append(reply)
+
+
+async def test_a_retry_after_a_part_failed_sends_only_the_parts_not_sent(engines, tmp_path):
+    sessions, _ = engines
+    await seed(sessions)
+    channel = FailsAfterText(fail=3)
+    assert await sender(sessions, channel, tmp_path, retries=3).deliver(PERIOD, ROOM) == Outcome.FAILED
+    assert [bool(r.text) for r in channel.sent] == [True]  # the text went out; the chart did not
+    [row] = await digest_rows(sessions)
+    assert row.sent_at is None and row.parts_sent == 1
+    assert await sender(sessions, channel, tmp_path).deliver(PERIOD, ROOM) == Outcome.SENT
+    text, chart, xlsx = channel.sent  # the text once, then the rest
+    assert text.text and chart.file.suffix == ".png" and xlsx.file.suffix == ".xlsx"
+    [row] = await digest_rows(sessions)
+    assert row.sent_at is not None and row.parts_sent == 3
+
+
 async def test_a_claim_left_by_a_crashed_process_is_taken_over_once_stale(engines, tmp_path):
     sessions, _ = engines
     await seed(sessions)

@@ -19,6 +19,7 @@ from bench.messages import generate
 from bot.app import App
 from handlers.router import Router
 from storage import engine as db
+from storage import repo
 from storage.models import Inbox, Ticket
 from tests.reliability.support import (
     assert_consistent,
@@ -321,3 +322,27 @@ async def test_a_message_that_keeps_failing_is_retried_at_each_start_up_to_five_
     [row] = snap.inbox
     assert row.status == "failed" and row.attempts == 5 and "exploded" in row.error
     assert snap.tickets == [] and snap.outbox == []
+
+
+async def test_a_room_first_seen_in_a_batch_that_was_retried_is_recorded(app, chat, monkeypatch):
+    """The room row is upserted inside the batch's transaction; when that transaction is rolled back and retried,
+    the room must be written again (a committee room's digests need it), not skipped as already recorded."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage import messages as storage_messages
+
+    finish = storage_messages.finish_many
+    failed = []
+
+    async def busy_once(session, outcomes):
+        if not failed:
+            failed.append(True)
+            raise OperationalError("UPDATE inbox", {}, Exception("database is locked"))
+        return await finish(session, outcomes)
+
+    monkeypatch.setattr(storage_messages, "finish_many", busy_once)
+    await chat.say("大家好", room="新建的三片区群")
+    assert failed
+    async with app.dispatcher.sessions() as s:
+        room = await repo.get_room(s, "新建的三片区群@chatroom")
+    assert room is not None and room.topic == "新建的三片区群"
