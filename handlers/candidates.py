@@ -91,7 +91,7 @@ class Candidates:
         return "｜".join(parts) + f"\n    {preview}"
 
     async def _pending(self, session: AsyncSession, number: int, actor: Actor) -> Candidate:
-        cand = await store.by_number(session, number)
+        cand = await store.by_number(session, number, for_update=True)
         if cand is None or not actor.may_handle(cand.community):  # another community's: as if there were none
             raise OpError(texts.CANDIDATE_NOT_FOUND.format(number=number))
         if cand.status != CandidateStatus.PENDING:

@@ -87,7 +87,7 @@ class Memory:
         return attached
 
     async def attach(self, ctx: Context, number: str, message_id: str, path: str | None) -> int:
-        t = await repo.get_ticket(ctx.session, number)
+        t = await repo.get_ticket(ctx.session, number, for_update=True)
         if t is None or t.id is None:
             return 0
         added = await store.attach(ctx.session, ticket_id=t.id, message_id=message_id, kind="image", path=path, now=ctx.now)
@@ -150,7 +150,7 @@ class ConversationHandler:
     async def _supplement(self, ctx: Context, state: Conversation, detail: Detail) -> Outcome | None:
         """Fill the ticket's empty place fields from `detail`, note the words, rebuild the summary; one line back."""
         assert state.ticket_number is not None
-        t = await repo.get_ticket(ctx.session, state.ticket_number)
+        t = await repo.get_ticket(ctx.session, state.ticket_number, for_update=True)
         if t is None or t.status not in TicketStatus.OPEN or ctx.actor.id not in (t.reporter_id, t.relay_id):
             return None
         loc = detail.location

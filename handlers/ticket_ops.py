@@ -84,7 +84,7 @@ class TicketOps:
     async def get(self, session: AsyncSession, number: str, actor: Actor | None = None) -> Ticket:
         """The ticket, if it exists and (given an actor) is in their communities: staff of one community
         neither see nor change another's, and are told no more than that there is no such ticket."""
-        t = await repo.get_ticket(session, number)
+        t = await repo.get_ticket(session, number, for_update=True)  # read, check, change: locked
         if t is None or (actor is not None and not actor.may_handle(t.community)):
             raise OpError(texts.no_such_ticket(number))
         return t

@@ -29,7 +29,7 @@ class UndoHandler:
         if not m.group(4):
             return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_USAGE)], intent="chat")
         number = ticket_number(m.group(4))
-        ticket = await repo.get_ticket(ctx.session, number)
+        ticket = await repo.get_ticket(ctx.session, number, for_update=True)
         if ticket is None:
             return Outcome(replies=[Reply.to(ctx.msg, texts.no_such_ticket(number))], intent="chat")
         if ticket.reporter_id != ctx.actor.id:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.core import connection
+from storage.core import connection, take_write_lock
 from storage.models import Candidate, CandidateStatus
 
 C = CandidateStatus
@@ -52,8 +52,13 @@ async def by_message(session: AsyncSession, message_id: str) -> Candidate | None
     return (await session.exec(select(Candidate).where(Candidate.inbox_message_id == message_id))).first()
 
 
-async def by_number(session: AsyncSession, number: int) -> Candidate | None:
-    return (await session.exec(select(Candidate).where(Candidate.number == number))).first()
+async def by_number(session: AsyncSession, number: int, *, for_update: bool = False) -> Candidate | None:
+    """A held candidate; with `for_update` locked until the commit (staff settle it once, not twice)."""
+    stmt = select(Candidate).where(Candidate.number == number)
+    if for_update:
+        await take_write_lock(session)
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.exec(stmt)).first()
 
 
 async def pending(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, false, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -25,8 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_driver
+from storage.models import Ticket
 
 _CONN = "linju.core.connection"
+# Changes nothing; on SQLite it begins the write transaction (any table would do: the lock is the database's).
+_TAKE_WRITE_LOCK = update(Ticket.__table__).where(false()).values(id=Ticket.__table__.c.id)
 _RAW = "linju.core.sqlite"
 
 
@@ -51,6 +54,15 @@ async def _fast(session: AsyncSession) -> tuple[AsyncConnection, sqlite_driver.C
     """The session's connection and, on our SQLite driver, the driver connection under it."""
     conn = await connection(session)
     return conn, session.sync_session.info.get(_RAW)
+
+
+async def take_write_lock(session: AsyncSession) -> None:
+    """On SQLite, begin writing now (a no-op UPDATE takes the database's write lock, as BEGIN IMMEDIATE does):
+    what the transaction reads from here to its commit cannot change under it. On PostgreSQL rows are locked
+    as they are read instead (SELECT … FOR UPDATE), so this does nothing there."""
+    conn = await connection(session)
+    if conn.dialect.name == "sqlite":
+        await conn.execute(_TAKE_WRITE_LOCK)
 
 
 def insert_ignoring(table: Table, conflict: list[str]) -> Mapping[str, Any]:

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import core
-from storage.core import connection, for_dialect, insert_ignoring
+from storage.core import connection, for_dialect, insert_ignoring, take_write_lock
 from storage.models import (
     Member,
     Ticket,
@@ -292,8 +292,16 @@ _BY_PERSON = (
 )
 
 
-async def get_ticket(session: AsyncSession, number: str) -> Ticket | None:
-    return (await session.exec(_BY_NUMBER, params={"number": number})).first()
+_LOCKED_BY_NUMBER = _BY_NUMBER.with_for_update().execution_options(populate_existing=True)
+
+
+async def get_ticket(session: AsyncSession, number: str, *, for_update: bool = False) -> Ticket | None:
+    """A ticket to read, or with `for_update` to read, check and change: locked until the commit, so two
+    staff (or two instances) changing it at once are serialised and neither change is lost."""
+    if not for_update:
+        return (await session.exec(_BY_NUMBER, params={"number": number})).first()
+    await take_write_lock(session)
+    return (await session.exec(_LOCKED_BY_NUMBER, params={"number": number})).first()
 
 
 async def ticket_row(session: AsyncSession, number: str) -> TicketRow | None:
