@@ -104,7 +104,7 @@ class App:
             sessions=sessions,
             router=build_router(s, self.understanding, privacy=self.privacy, limits=self.limits),
             classify=self.understanding.classify,
-            classify_early=self.understanding.classify_early,
+            stages=self.understanding,
             understand_seconds=s.llm.batch_seconds,
             understand_concurrency=s.llm.concurrency,
             normalize=self.understanding.normalize,

@@ -43,9 +43,17 @@ class Understanding:
     async def classify(self, text: str) -> Classification:
         return await self.cascade.classify(text)
 
-    def classify_early(self, text: str) -> Classification:
-        """Rules and the trained model only: what a message gets when the LLM has not answered in time."""
+    # The stages apart, for the dispatcher (handlers/service.Stages): early answers for a whole batch, then the
+    # LLM only for those that want it, outside the write transaction.
+    def early(self, text: str) -> Classification:
+        """Rules and the trained model only: also what a message gets when the LLM has not answered in time."""
         return self.cascade.early(text)
+
+    def wants_late(self, current: Classification) -> bool:
+        return self.cascade.wants_late(current)
+
+    async def late(self, text: str, current: Classification) -> Classification:
+        return await self.cascade.refine(text, current)
 
     def classify_sync(self, text: str) -> Classification:
         return self.cascade.classify_sync(text)

@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -50,6 +51,17 @@ def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class Stages(Protocol):
+    """The classifier's stages apart: `early` (rules and model: fast, local), then `late` (the LLM) for the
+    answers `wants_late` picks. The dispatcher runs them before its write transaction (bot.Understanding)."""
+
+    def early(self, text: str) -> Classification: ...
+
+    def wants_late(self, current: Classification) -> bool: ...
+
+    async def late(self, text: str, current: Classification) -> Classification: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +109,7 @@ class Dispatcher:
         privacy: Privacy | None = None,
         owner: str | None = None,
         lease: timedelta = timedelta(minutes=5),
-        classify_early: Callable[[str], Classification] | None = None,
+        stages: Stages | None = None,
         understand_seconds: float = 12.0,
         understand_concurrency: int = 4,
     ) -> None:
@@ -110,7 +122,7 @@ class Dispatcher:
         self.sessions = sessions
         self.router = router
         self.classify = classify
-        self.classify_early = classify_early
+        self.stages = stages
         self.understand_seconds = understand_seconds
         self._understand_slots = asyncio.Semaphore(understand_concurrency)
         self.normalize = normalize
@@ -284,34 +296,41 @@ class Dispatcher:
     async def _understand(self, batch: list[_Job]) -> dict[str, Classification]:
         """Classify the batch's texts (each message, and each problem of a leader's list) before the write
         transaction opens, so a slow LLM never holds the database's write lock (the recorder's inbox INSERT
-        would wait behind it). The batch waits at most `understand_seconds`; texts the LLM has not answered
-        by then are decided by the rules and the model inside the transaction, as are texts met only there."""
-        if self.classify_early is None:
-            return {}  # one stage only (tests, tools): the transaction classifies
-        texts: dict[str, tuple[str, str | None]] = {}
+        would wait behind it). The rules and the model answer at once; the LLM, for the texts that want it,
+        within `understand_seconds` for the whole batch: what it has not answered by then keeps the earlier
+        answer. Texts met only inside the transaction get the rules and the model."""
+        if self.stages is None:
+            return {}  # one classify function (tests, tools): the transaction classifies
+        stages = self.stages
+        answers: dict[str, Classification] = {}
+        whose: dict[str, tuple[str, str | None]] = {}
         for job in batch:
             msg = job.msg
             if job.inbox_id is None or msg.kind != "text":
                 continue
             raw, text, _ = self._texts(msg)
-            if not text.strip():
+            if not text.strip() or text in answers:
                 continue
-            who = (msg.sender_id, msg.room_id)  # whose share of the LLM (limits) the text spends
-            texts.setdefault(text, who)
-            if self.classify_early(text).decision in ("ticket", "review"):  # a report: maybe a list of them
+            early = answers[text] = stages.early(text)
+            whose[text] = (msg.sender_id, msg.room_id)  # whose share of the LLM (limits) it spends
+            if early.decision in ("ticket", "review"):  # a report: maybe a leader's list of them
                 for piece in problem_texts(raw)[0]:
-                    texts.setdefault(piece, who)
-        if not texts:
-            return {}
+                    if piece not in answers:
+                        answers[piece] = stages.early(piece)
+                        whose[piece] = whose[text]
+        late = [t for t, c in answers.items() if stages.wants_late(c)]
+        if not late:
+            return answers
         staff = self.identities.org.staff  # configured staff are not limited (the roster's are, here)
 
-        async def one(text: str, sender: str, room: str | None) -> tuple[str, Classification]:
+        async def ask(text: str) -> tuple[str, Classification]:
+            sender, room = whose[text]
             async with self._understand_slots:
                 if self.limits is not None:  # each task runs in its own copy of the context
                     self.limits.caller.set(None if sender in staff else (sender, room))
-                return text, await self.classify(text)
+                return text, await stages.late(text, answers[text])
 
-        tasks = [asyncio.create_task(one(t, *who)) for t, who in texts.items()]
+        tasks = [asyncio.create_task(ask(t)) for t in late]
         done, pending = await asyncio.wait(tasks, timeout=self.understand_seconds)
         for task in pending:
             task.cancel()
@@ -321,7 +340,6 @@ class Dispatcher:
                 "the LLM had not answered %d of %d text(s) within %.0f s; the rules and the model decide those",
                 len(pending), len(tasks), self.understand_seconds,
             )
-        answers: dict[str, Classification] = {}
         for task in done:
             if task.exception() is None:
                 text, c = task.result()
@@ -339,9 +357,9 @@ class Dispatcher:
 
     def _classifier(self, understood: dict[str, Classification]) -> Classify:
         """Inside the transaction: the answer found before it, else the rules and the model (never the LLM)."""
-        if self.classify_early is None:
+        if self.stages is None:
             return self.classify
-        early = self.classify_early
+        early = self.stages.early
 
         async def classify(text: str) -> Classification:
             found = understood.get(text)

@@ -164,8 +164,15 @@ class Cascade:
 
     async def classify(self, text: str) -> Classification:
         current = self.early(text)
-        if self.late is None or current.confidence >= self.thresholds.late_below:
-            return current
+        return await self.refine(text, current) if self.wants_late(current) else current
+
+    def wants_late(self, current: Classification) -> bool:
+        """Whether the late (LLM) stage is to be asked about this earlier answer."""
+        return self.late is not None and current.confidence < self.thresholds.late_below
+
+    async def refine(self, text: str, current: Classification) -> Classification:
+        """The late stage's say on an earlier answer (the earlier answer if it has none, or fails)."""
+        assert self.late is not None
         try:
             refined = await self.late.refine(text, current)
         except Exception:  # the late stage is optional help; a bug there must not lose the message

@@ -52,7 +52,7 @@ def create_engine(
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA synchronous=FULL")  # each commit durable on power loss (WAL fsync per commit)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
