@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import Table, false, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -26,6 +27,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import sqlite_driver
 from storage.models import Ticket
+
+# The fast path here leans on SQLAlchemy internals: Session._is_clean, the compiled statement's positiontup,
+# and (storage/sqlite_driver.py) what the aiosqlite adapter reaches into. It is proven on the 2.1 series,
+# which pyproject.toml pins (>=2.1.0,<2.2: the suite has run on 2.1.0 and on 2.1.9); on any other version
+# the public path is taken instead (about 8 % slower end to end, `make bench`), never a guess.
+FAST_PATH = tuple(int(p) for p in sqlalchemy.__version__.split(".")[:2]) == (2, 1)
 
 _CONN = "linju.core.connection"
 # Changes nothing; on SQLite it begins the write transaction (any table would do: the lock is the database's).
@@ -40,7 +47,8 @@ async def connection(session: AsyncSession) -> AsyncConnection:
     the same batch) are written first: a Core read must see them.
     """
     sync = session.sync_session
-    if not sync._is_clean():  # SQLAlchemy's own autoflush test: cheaper than building new/dirty/deleted
+    # SQLAlchemy's own autoflush test is cheaper than building new/dirty/deleted.
+    if (not sync._is_clean()) if FAST_PATH else bool(sync.new or sync.dirty or sync.deleted):
         await session.flush()
     conn = sync.info.get(_CONN)
     if conn is None or conn.closed or not conn.in_transaction():
@@ -114,7 +122,7 @@ async def run(session: AsyncSession, stmt: Any, params: Mapping[str, Any] | Sequ
 
 
 async def _sqlite(conn: AsyncConnection) -> sqlite_driver.Connection | None:
-    if conn.dialect.name != "sqlite":
+    if conn.dialect.name != "sqlite" or not FAST_PATH:
         return None
     raw = (await conn.get_raw_connection()).driver_connection
     return raw if isinstance(raw, sqlite_driver.Connection) else None

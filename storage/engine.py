@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import sqlite_driver
+from storage import core, sqlite_driver
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,15 @@ def create_engine(
         path = make_url(url).database or ":memory:"
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url,
-            echo=echo,
-            hide_parameters=True,
-            async_creator=sqlite_driver.connector(path, timeout=lock_timeout, offload=offload),
-        )
+        if core.FAST_PATH:
+            engine = create_async_engine(
+                url,
+                echo=echo,
+                hide_parameters=True,
+                async_creator=sqlite_driver.connector(path, timeout=lock_timeout, offload=offload),
+            )
+        else:  # a SQLAlchemy our driver was not proven on: the library's own aiosqlite path
+            engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": lock_timeout})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
