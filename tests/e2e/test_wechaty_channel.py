@@ -215,7 +215,8 @@ async def test_a_send_the_gateway_fails_as_it_goes_away_raises_and_is_not_sent_l
     channel.on_connected = on_connected
     await harness.go_away_on_next_send()
     mark = await harness.mark()
-    with pytest.raises(Exception, match="went away"):
+    # The gateway's own error or the stream dropping under it, whichever the client sees first.
+    with pytest.raises(Exception, match="went away|Connection lost|Stream"):
         await channel.send(Reply(text="第一条", room_id=room))
     await eventually(lambda: not channel.connected, within=10, what="the channel to notice the outage")
     await harness.start_server()
