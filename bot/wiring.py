@@ -95,7 +95,7 @@ def build_router(
     memory = build_memory(settings)
     return Router(
         [
-            StaffHandler(ops=ops, intake=intake, candidates=candidates),
+            StaffHandler(ops=ops, intake=intake, candidates=candidates, estates=frozenset(settings.all_estates())),
             HelpHandler(bot_name=settings.bot.name, undo_minutes=settings.bot.undo_minutes),
             ConversationHandler(memory=memory, taxonomy=taxonomy),
             FeedbackHandler(ops=ops),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from handlers import texts
 from handlers.candidates import Candidates
 from handlers.context import Context, Outcome, RoomInfo
 from handlers.report import Intake
+from handlers.staff_words import ListWhere, parse_loose, parse_where
 from handlers.ticket_ops import OpError, TicketOps
 from handlers.types import Reply
 from nlp.entities import ticket_number as canonical_number
@@ -43,10 +44,13 @@ MUTATING = {
     "false_positive",
 }
 NEEDS_ARG = {"assign", "reject", "reclassify"}
+BATCHED = {"assign", "start", "resolve", "close", "reject", "false_positive"}  # one verb, several tickets
 
 _HEAD = re.compile(r"^\s*[/／]?(" + "|".join(VERBS) + r")(?=$|[\s#＃:：\d])[\s:：]*(.*)$", re.S)
-_NUMBER = re.compile(r"^[#＃]?\s*(\d{1,8})(?=$|\s)\s*(.*)$", re.S)
+_NUMBER = re.compile(r"^[#＃]?\s*(\d{1,8})(?=$|[\s、，,和及/:：])\s*(.*)$", re.S)
 _MERGE_INTO = re.compile(r"^(?:到|至|进|入|并入|->|→)?\s*[#＃]?\s*(\d{1,8})\s*$")
+_MORE_NUMBERS = re.compile(r"^((?:\s*[、，,和及/]\s*[#＃]?\d{1,8}(?!\d))+)(.*)$", re.S)
+_NOTE_MARK = re.compile(r"^(?:都|均|全部)?(?:已经?|了)?\s*(?=[:：])[:：]\s*")
 _SOURCE = re.compile(r"^来源\s*[:：]\s*(\S+)\s*(.*)$", re.S)
 _OPEN_WORDS = {"未办结", "未办", "未完成", "在办", "待办", "open", ""}
 _OVERDUE_WORDS = {"超期", "逾期", "超时", "overdue"}
@@ -65,6 +69,8 @@ class Command:
     arg: str | None = None  # assignee, note, reason, category, or the text to register
     target: str | None = None  # merge: the ticket that stays
     source: str | None = None  # lists and 登记: where tickets came from (a code such as "meeting")
+    more: tuple[str, ...] = ()  # a batch ("办结 5106、5201 已处理"): the same action on these tickets too
+    where: ListWhere | None = None  # lists: 今天, 紧急, 已办结, an estate or a category
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +98,15 @@ def source_code(raw: str) -> str:
     return texts.SOURCE_ALIASES.get(raw, raw[:20])
 
 
-def parse_command(text: str) -> Command | CommandError | None:
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The words lists may filter by besides the fixed ones: estate names, and category names to codes."""
+
+    estates: frozenset[str] = frozenset()
+    categories: dict[str, str] = field(default_factory=dict)
+
+
+def parse_command(text: str, vocabulary: Vocabulary | None = None) -> Command | CommandError | None:
     """Parse a staff command; None when the text is not one (then it is an ordinary message).
 
     Pure: no database, no sender. Who may run it is decided by the handler.
@@ -102,7 +116,7 @@ def parse_command(text: str) -> Command | CommandError | None:
         return None
     action, rest = VERBS[m.group(1)], m.group(2).strip()
     if action == "list":
-        return _parse_list(rest)
+        return _parse_list(rest, vocabulary or Vocabulary())
     if action == "register":
         return _parse_register(rest)
     if not rest:
@@ -111,8 +125,14 @@ def parse_command(text: str) -> Command | CommandError | None:
     if not n:
         return CommandError(action, "number")
     raw, arg = n.group(1), n.group(2).strip()
+    if not _MORE_NUMBERS.match(arg):
+        arg = arg.lstrip("，,、").strip()
     if int(raw) == 0:
         return CommandError(action, "number")
+    more: tuple[str, ...] = ()
+    if action in BATCHED and (listed := _MORE_NUMBERS.match(arg)):
+        more = tuple(ticket_number(x) for x in re.findall(r"\d{1,8}", listed.group(1)) if int(x) > 0)
+        arg = listed.group(2).strip()
     if action in ON_CANDIDATE:
         return Command(action, number=str(int(raw)), arg=arg or None)
     number = ticket_number(raw)
@@ -125,10 +145,20 @@ def parse_command(text: str) -> Command | CommandError | None:
         return Command("merge", number=number, target=ticket_number(into.group(1)))
     if action in NEEDS_ARG and not arg:
         return CommandError(action, "missing")
-    return Command(action, number=number, arg=arg or None)
+    arg = _NOTE_MARK.sub("", arg) if action in ("resolve", "close", "start", "reject") else arg
+    return Command(action, number=number, arg=arg or None, more=more)
 
 
-def _parse_list(rest: str) -> Command | None:
+def from_words(text: str) -> Command | None:
+    """A staff member's command in natural words (handlers/staff_words.py), as a Command."""
+    loose = parse_loose(text)
+    if loose is None:
+        return None
+    first, *rest = loose.numbers
+    return Command(loose.action, number=first, arg=loose.arg, target=loose.target, more=tuple(rest))
+
+
+def _parse_list(rest: str, vocabulary: Vocabulary) -> Command | None:
     # "工单" is also an ordinary word ("工单3810处理完了吗"): anything but the exact shapes is not a command.
     source = None
     s = _SOURCE.search(rest)
@@ -149,6 +179,9 @@ def _parse_list(rest: str) -> Command | None:
     n = _NUMBER.match(rest)
     if n and not n.group(2) and source is None and int(n.group(1)) > 0:
         return Command("show", number=ticket_number(n.group(1)))
+    where = parse_where(rest, estates=vocabulary.estates, categories=vocabulary.categories)
+    if where is not None:
+        return Command("list_where", source=source, where=where)
     return None
 
 
@@ -167,15 +200,24 @@ class StaffHandler:
 
     name = "staff"
 
-    def __init__(self, *, ops: TicketOps, intake: Intake, candidates: Candidates) -> None:
+    def __init__(
+        self, *, ops: TicketOps, intake: Intake, candidates: Candidates, estates: frozenset[str] = frozenset()
+    ) -> None:
         self.ops = ops
         self.intake = intake
         self.candidates = candidates
+        categories = {c.name: c.code for c in intake.taxonomy.categories}
+        for c in intake.taxonomy.categories:  # the short names staff say: 排水 for 供排水, 报修 for 设施报修
+            for short in (c.name[-2:], c.name[:2]):
+                categories.setdefault(short, c.code)
+        self.vocabulary = Vocabulary(estates=estates, categories=categories)
 
     async def __call__(self, ctx: Context) -> Outcome | None:
         if ctx.msg.kind != "text":
             return None
-        parsed = parse_command(ctx.text)
+        parsed = parse_command(ctx.text, self.vocabulary)
+        if parsed is None and ctx.actor.is_staff:
+            parsed = from_words(ctx.text)  # "3799派给物业", "5106、5201 都办结了：已处理"
         if parsed is None:
             return None
         if not ctx.actor.is_staff:
@@ -194,7 +236,7 @@ class StaffHandler:
     async def _run(self, ctx: Context, cmd: Command) -> list[Reply]:
         if cmd.action == "help":
             return [self._private_to_staff(ctx, texts.STAFF_HELP)]
-        if cmd.action in ("list_open", "list_overdue", "show"):
+        if cmd.action in ("list_open", "list_overdue", "list_where", "show"):
             text = await self.ops.describe(ctx.session, cmd, now=ctx.now, community=None, actor=ctx.actor)
             return [self._private_to_staff(ctx, text)]
         if cmd.action == "list_candidates":
@@ -210,8 +252,23 @@ class StaffHandler:
         if cmd.action == "ignore":
             assert cmd.number is not None
             return await self.candidates.ignore(ctx, int(cmd.number))
-        change = await self.ops.apply(ctx.session, cmd, actor=ctx.actor, now=ctx.now)
-        return [Reply.to(ctx.msg, change.confirmation), *change.notices]
+        if not cmd.more:
+            change = await self.ops.apply(ctx.session, cmd, actor=ctx.actor, now=ctx.now)
+            return [Reply.to(ctx.msg, change.confirmation), *change.notices]
+        # A batch: each ticket on its own (one refused does not stop the others), one confirmation for all.
+        lines: list[str] = []
+        notices: list[Reply] = []
+        for number in (cmd.number, *cmd.more):
+            try:
+                change = await self.ops.apply(
+                    ctx.session, replace(cmd, number=number, more=()), actor=ctx.actor, now=ctx.now
+                )
+            except OpError as exc:
+                lines.append(str(exc))
+                continue
+            lines.append(change.confirmation)
+            notices.extend(change.notices)
+        return [Reply.to(ctx.msg, "\n".join(lines)), *notices]
 
     def _private_to_staff(self, ctx: Context, text: str) -> Reply:
         # Lists show places and names: said in a committee room or privately, never in a residents' room.

@@ -213,7 +213,7 @@ STAFF_SAME_CATEGORY = "工单 #{number} 已经是“{name}”类了。"
 def staff_done_what(action: str, *, assignee: str | None = None, note: str | None = None, other: str | None = None) -> str:
     """What the staff member just did, in a few words, for the confirmation."""
     if action == "assign":
-        return f"已派给{assignee}"
+        return f"已派给{assignee}" + (f"（{note}）" if note else "")
     if action == "start":
         return "已标记为正在处理"
     if action == "resolve":
@@ -295,7 +295,9 @@ def limit_notice(what: str, scope: str, window: str, count: int, name: str, room
 
 LIST_EMPTY = {"open": "目前没有未办结的工单。", "overdue": "目前没有超期的工单。"}
 LIST_HEADER = {"open": "未办结工单 {n} 件：", "overdue": "超期工单 {n} 件："}
-LIST_MORE = "……还有 {n} 件，可用“linju tickets list”看全部。"
+LIST_MORE = "……还有 {n} 件没列出，可加上条件缩小范围（如“工单 今天 紧急”）。"
+LIST_WHERE_HEADER = "工单（{words}）{n} 件："
+LIST_WHERE_EMPTY = "没有符合条件的工单（{words}）。"
 OVERDUE_REMINDER = "【超期提醒】{community}有 {n} 件工单已过办理期限，请抓紧处理："
 CANDIDATES_WAITING = "另有 {n} 条群消息待确认是不是要处理的问题，发“工单 待确认”查看。"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -116,18 +116,24 @@ class TicketOps:
         to_status = self._check(t, cmd.action)
         assert to_status is not None
         note = cmd.arg
+        ask = None  # assign: what the assignee is asked to do
         if cmd.action == "false_positive":
             note = f"误报：{cmd.arg}" if cmd.arg else "误报"
         if cmd.action == "assign":
-            t.assignee = (cmd.arg or "")[:100]
-            note = t.assignee
+            # "派单 5201 王网格员 尽快上门调解": the assignee, then what they are asked (kept with the event).
+            who, _, rest = (cmd.arg or "").strip().partition(" ")
+            t.assignee, ask = who[:100], rest.strip() or None
+            note = f"{t.assignee}：{ask}" if ask else t.assignee
         if cmd.action == "resolve":
             t.satisfaction = None  # ask again, also after a reopening
         event = repo.set_status(
             session, t, to_status, actor_id=actor.id, actor_name=actor.name, action=cmd.action, note=note, now=now
         )
-        notices = await self.notifier.status_notice(session, t, cmd.action, now=now, note=cmd.arg)
-        return self._change(t, event, cmd.action, notices, assignee=t.assignee, note=cmd.arg)
+        told = None if cmd.action == "assign" else cmd.arg  # an assignee's instructions are not for the reporter
+        notices = await self.notifier.status_notice(session, t, cmd.action, now=now, note=told)
+        return self._change(
+            t, event, cmd.action, notices, assignee=t.assignee, note=ask if cmd.action == "assign" else cmd.arg
+        )
 
     async def reopen(
         self, session: AsyncSession, t: Ticket, *, actor: Actor, now: datetime, action: str = "reopen", note: str | None = None
@@ -218,9 +224,11 @@ class TicketOps:
         if cmd.action == "show":
             assert cmd.number is not None
             return await self.history(session, await self.get(session, cmd.number, actor), now=now)
+        scope = actor.communities if actor is not None else None
+        if cmd.action == "list_where" and cmd.where is not None:
+            return await self._where(session, cmd, now=now, community=community, scope=scope)
         kind = "overdue" if cmd.action == "list_overdue" else "open"
         overdue_at = now if kind == "overdue" else None
-        scope = actor.communities if actor is not None else None
         tickets = await repo.find_tickets(
             session,
             open_only=True,
@@ -236,6 +244,32 @@ class TicketOps:
             session, open_only=True, overdue_at=overdue_at, source=cmd.source, community=community, communities=scope
         )
         lines = [texts.LIST_HEADER[kind].format(n=total)] + [self.line(t, now=now) for t in tickets]
+        if total > len(tickets):
+            lines.append(texts.LIST_MORE.format(n=total - len(tickets)))
+        return "\n".join(lines)
+
+    async def _where(
+        self, session: AsyncSession, cmd: Command, *, now: datetime, community: str | None, scope
+    ) -> str:
+        """A list filtered as staff said it: 工单 今天 / 紧急 / 已办结 / 金穗小区 / 排水 (and combinations)."""
+        w = cmd.where
+        assert w is not None
+        local = texts.local(now, self.tz)
+        start = {"today": local, "week": local - timedelta(days=local.weekday()), "month": local.replace(day=1)}
+        since = (
+            start[w.since].replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC) if w.since else None
+        )
+        filters = dict(
+            open_only=w.open_only, overdue_at=now if w.overdue else None, status=w.status, source=cmd.source,
+            community=community, communities=scope, since=since, urgent=w.urgent or None, estate=w.estate,
+            category=w.category,
+        )
+        label = "·".join(w.words)
+        tickets = await repo.find_tickets(session, limit=LIST_LIMIT, **filters)
+        if not tickets:
+            return texts.LIST_WHERE_EMPTY.format(words=label)
+        total = await repo.count_tickets(session, **filters)
+        lines = [texts.LIST_WHERE_HEADER.format(words=label, n=total)] + [self.line(t, now=now) for t in tickets]
         if total > len(tickets):
             lines.append(texts.LIST_MORE.format(n=total - len(tickets)))
         return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, case, func, true
 from sqlalchemy import select as core_select
@@ -98,8 +99,20 @@ def _listed(
     source: str | None,
     community: str | None,
     communities: Collection[str] | None,
+    since: datetime | None = None,
+    urgent: bool | None = None,
+    estate: str | None = None,
+    category: str | None = None,
 ):
     """The filters a staff list and its count share (`communities`: a staff member's scope; None for all)."""
+    if since is not None:
+        stmt = stmt.where(col(Ticket.created_at) >= since)
+    if urgent is not None:
+        stmt = stmt.where(Ticket.urgent == urgent)
+    if estate:
+        stmt = stmt.where(Ticket.estate == estate)
+    if category:
+        stmt = stmt.where(Ticket.category == category)
     if open_only or overdue_at is not None:
         stmt = stmt.where(col(Ticket.status).in_(list(TicketStatus.OPEN)))
     if overdue_at is not None:
@@ -125,11 +138,13 @@ async def find_tickets(
     community: str | None = None,
     communities: Collection[str] | None = None,
     limit: int = 200,
+    **more: Any,
 ) -> Sequence[Ticket]:
-    """Tickets for staff lists: open or overdue (by due date), optionally by status, source and community."""
+    """Tickets for staff lists: open or overdue (by due date), optionally by status, source and community, and
+    by `since`, `urgent`, `estate` and `category` (see _listed)."""
     stmt = _listed(
         select(Ticket), open_only=open_only, overdue_at=overdue_at, status=status, source=source,
-        community=community, communities=communities,
+        community=community, communities=communities, **more,
     )
     if overdue_at is not None:
         stmt = stmt.order_by(col(Ticket.due_at), col(Ticket.id))
@@ -146,10 +161,12 @@ async def count_tickets(
     source: str | None = None,
     community: str | None = None,
     communities: Collection[str] | None = None,
+    status: str | None = None,
+    **more: Any,
 ) -> int:
     """How many tickets a staff list would show without its limit."""
     stmt = _listed(
-        select(func.count()).select_from(Ticket), open_only=open_only, overdue_at=overdue_at, status=None,
-        source=source, community=community, communities=communities,
+        select(func.count()).select_from(Ticket), open_only=open_only, overdue_at=overdue_at, status=status,
+        source=source, community=community, communities=communities, **more,
     )
     return (await session.exec(stmt)).one()

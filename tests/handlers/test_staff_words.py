@@ -1,0 +1,100 @@
+"""Staff commands in natural words, batches, an assignee's instructions and list filters (issue: staff work).
+Phrases are the ones staff were seen to write; a resident writing the same changes nothing."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import select
+
+from storage.models import Ticket
+from tests.handlers.clocked import *  # noqa: F403  (app, chat, clock, understanding)
+
+COMMITTEE = "书院路社区两委群"
+LEADERS = "松涛里邻长群"
+
+
+async def _report(chat, text: str, sender: str = "王阿姨") -> str:
+    ack, *_ = await chat.say(text, sender=sender, room=LEADERS)  # an urgent one is also pushed to the committee
+    return re.search(r"#(\d+)", ack.text).group(1)
+
+
+async def _tickets(app) -> dict[str, Ticket]:
+    async with app.dispatcher.sessions() as s:
+        return {t.number: t for t in (await s.exec(select(Ticket))).all()}
+
+
+async def test_a_number_and_a_verb_anywhere_are_a_command_not_a_new_ticket(app, chat):
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")
+    b = await _report(chat, "6栋下水道堵了，污水冒出来", sender="李叔")
+    replies = await chat.say(f"{a}派给物业", sender="刘主任", room=COMMITTEE)
+    assert f"#{a}" in replies[0].text and "已派给物业" in replies[0].text, [r.text for r in replies]
+    await chat.say(f"把{b}派给王师傅", sender="刘主任", room=COMMITTEE)
+    tickets = await _tickets(app)
+    assert len(tickets) == 2, "a staff command was filed as a new ticket"
+    assert (tickets[a].status, tickets[a].assignee) == ("assigned", "物业")
+    assert (tickets[b].status, tickets[b].assignee) == ("assigned", "王师傅")
+
+
+async def test_one_verb_for_several_tickets(app, chat):
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")
+    b = await _report(chat, "6栋下水道堵了，污水冒出来", sender="李叔")
+    c = await _report(chat, "8栋门口垃圾没人清", sender="赵姐")
+    [confirm, *notices] = await chat.say(f"{a}、{b} 都办结了：已处理", sender="刘主任", room=COMMITTEE)
+    assert confirm.text.count("已办结") == 2, confirm.text
+    assert len(notices) == 2  # each reporter asked how it went
+    await chat.say(f"办结 {c}，{a} 已清运", sender="刘主任", room=COMMITTEE)  # the fixed form, batched
+    tickets = await _tickets(app)
+    assert {n: t.status for n, t in tickets.items()} == {a: "resolved", b: "resolved", c: "resolved"}
+
+
+async def test_an_assignees_instructions_are_kept_apart_from_the_assignee(app, chat):
+    a = await _report(chat, "3栋两家人吵架，声音很大")
+    [confirm, *_] = await chat.say(f"派单 {a} 王网格员 尽快上门调解", sender="刘主任", room=COMMITTEE)
+    assert "已派给王网格员（尽快上门调解）" in confirm.text, confirm.text
+    assert (await _tickets(app))[a].assignee == "王网格员"
+
+
+async def test_a_question_from_staff_is_not_taken_as_a_command(app, chat):
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")
+    await chat.say(f"{a}修好了没", sender="刘主任", room=COMMITTEE)
+    await chat.say(f"{a}是否已经处理完了？", sender="刘主任", room=COMMITTEE)
+    assert (await _tickets(app))[a].status == "new"
+
+
+async def test_the_same_words_from_a_resident_change_nothing(app, chat):
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")
+    await chat.say(f"{a}派给物业", sender="冒充的人", room=LEADERS)
+    await chat.say(f"{a}办结了：已处理", sender="冒充的人", room=LEADERS)
+    t = (await _tickets(app))[a]
+    assert (t.status, t.assignee) == ("new", None)
+
+
+async def test_staff_talk_in_their_own_room_is_never_filed(app, chat):
+    assert await chat.say("5栋那边的路灯也坏了，明天让物业一起看看", sender="刘主任", room=COMMITTEE) == []
+    assert await _tickets(app) == {}
+    [ack] = await chat.say("登记 5栋门口路灯坏了", sender="刘主任", room=COMMITTEE)  # unless they file it
+    assert "#" in ack.text and len(await _tickets(app)) == 1
+
+
+async def test_lists_filter_by_day_urgency_status_estate_and_category(app, chat, clock):
+    lamp = await _report(chat, "金穗小区3栋楼道灯坏了，晚上看不见")
+    fire = await _report(chat, "松涛里6栋楼道里着火了，冒烟了，快来人", sender="李叔")
+    drain = await _report(chat, "书院花园2栋下水道堵了，污水冒出来", sender="赵姐")
+    await chat.say(f"办结 {drain} 已疏通", sender="刘主任", room=COMMITTEE)
+
+    async def listing(words: str) -> str:
+        [r] = await chat.say(f"工单 {words}", sender="刘主任", room=COMMITTEE)
+        return r.text
+
+    today = await listing("今天")
+    assert all(f"#{n}" in today for n in (lamp, fire, drain)), today
+    urgent = await listing("紧急")
+    assert f"#{fire}" in urgent and f"#{lamp}" not in urgent, urgent
+    done = await listing("已办结")
+    assert f"#{drain}" in done and f"#{lamp}" not in done, done
+    estate = await listing("金穗小区")
+    assert f"#{lamp}" in estate and f"#{fire}" not in estate, estate
+    category = await listing("排水 已办结")
+    assert f"#{drain}" in category and f"#{lamp}" not in category, category
+    assert (await listing("金穗小区 已办结")).startswith("没有符合条件的工单")
