@@ -12,6 +12,7 @@ from nlp.privacy import Privacy
 from nlp.similarity import similarity
 from nlp.types import Taxonomy
 from storage import digest_queries as q
+from storage.models import as_utc
 
 WHOLE = "全街道"
 HOT_SIMILARITY = 0.5
@@ -159,7 +160,10 @@ async def build_digest(
     privacy = privacy or Privacy()
     p = q.parse_period(period, tz) if isinstance(period, str) else period
     prev = p.previous(tz)
-    cur_totals = await q.totals(session, p, community=community)
+    # The state of open tickets is as of now for a period not over yet, as of its end for a past one.
+    now = now or datetime.now(UTC)
+    asof = min(as_utc(now), p.end)
+    cur_totals = await q.totals(session, p, community=community, asof=asof)
     prev_totals = await q.totals(session, prev, community=community)
 
     async def by(column: str, names=None, order=None) -> list[Breakdown]:
@@ -174,15 +178,15 @@ async def build_digest(
     by_group = await by("grp")
     hot = group_hot_issues(await q.problem_groups(session, p, community=community), taxonomy, privacy=privacy)
     oldest = []
-    for t in await q.oldest_open(session, p, community=community):
+    for t in await q.oldest_open(session, p, community=community, asof=asof):
         oldest.append(
             OldTicket(
                 number=t.number,
                 category=taxonomy.name_of(t.category),
                 place=place_label(t.estate, t.building) or (t.community or ""),
                 summary=privacy.for_people(problem_of(t.summary)),
-                days_open=max(0, (p.end - t.created_at).days),
-                overdue=bool(t.due_at and t.due_at < p.end),
+                days_open=max(0, (asof - as_utc(t.created_at)).days),
+                overdue=bool(t.due_at and as_utc(t.due_at) < asof),
             )
         )
     relayers = [
@@ -205,7 +209,7 @@ async def build_digest(
         hot=hot,
         oldest=oldest,
         relayers=relayers,
-        generated_at=now or datetime.now(UTC),
+        generated_at=now,
         timezone=tz,
     )
 

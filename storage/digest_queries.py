@@ -160,8 +160,11 @@ class Totals:
         return self.satisfied / answered if answered else None
 
 
-async def totals(session: AsyncSession, p: Period, *, community: str | None = None) -> Totals:
-    """Headline numbers for one period and scope.
+async def totals(
+    session: AsyncSession, p: Period, *, community: str | None = None, asof: datetime | None = None
+) -> Totals:
+    """Headline numbers for one period and scope. What is open and overdue is as of `asof` when that is before
+    the period's end (a digest of this month, run mid-month: overdue means overdue now, not by the 30th).
 
     Three queries, each reading only its own rows through an index: received in the period (created_at),
     resolved in it and still open at its end (ix_ticket_settled). One query over every ticket created before
@@ -187,11 +190,12 @@ async def totals(session: AsyncSession, p: Period, *, community: str | None = No
             .where(T.resolved_at >= start, T.resolved_at < end, _counted(), scope)
         )
     ).one()
+    state = min(end, as_utc(asof)) if asof is not None else end
     still_open, overdue = (
         await session.exec(
-            _q(select(func.count(), func.count().filter(and_(T.due_at.is_not(None), T.due_at < end))))
+            _q(select(func.count(), func.count().filter(and_(T.due_at.is_not(None), T.due_at < state))))
             .select_from(Ticket.__table__)
-            .where(_open_at(end), scope)
+            .where(_open_at(state), scope)
         )
     ).one()
     out = Totals(
@@ -300,9 +304,10 @@ class OpenTicket:
 
 
 async def oldest_open(
-    session: AsyncSession, p: Period, *, community: str | None = None, limit: int = 5
+    session: AsyncSession, p: Period, *, community: str | None = None, limit: int = 5, asof: datetime | None = None
 ) -> list[OpenTicket]:
-    """The tickets open at the period's end that have waited longest."""
+    """The tickets open at the period's end (or at `asof`, when earlier) that have waited longest."""
+    state = min(as_utc(p.end), as_utc(asof)) if asof is not None else p.end
     stmt = (
         select(
             T.number,
@@ -316,7 +321,7 @@ async def oldest_open(
             T.status,
         )
         .select_from(Ticket.__table__)
-        .where(_open_at(p.end), _scope(community))
+        .where(_open_at(state), _scope(community))
         .order_by(T.created_at, T.id)
         .limit(limit)
     )

@@ -1,0 +1,54 @@
+"""A digest of the month still running is right on any day: waiting and overdue are counted to now, not to the
+month's end (a ticket filed today has waited 0 days and is not overdue)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.digest import build_digest, render_text
+from tests.handlers.clocked import *  # noqa: F403  (app, chat, clock, understanding)
+from tests.support import REPO
+
+MID_NOVEMBER = datetime(2026, 11, 15, 2, 0, tzinfo=UTC)  # 10:00 on 15 Nov in Xiangtan
+
+
+async def _digest(app, now):
+    async with app.dispatcher.sessions() as s:
+        return await build_digest(s, period="2026-11", taxonomy=app.understanding.taxonomy, now=now)
+
+
+async def test_tickets_filed_today_are_neither_overdue_nor_waiting_a_month(app, chat, clock):
+    clock.now = MID_NOVEMBER
+    for text in ("4栋楼道灯坏了，晚上看不见", "6栋下水道堵了，污水冒出来", "8栋门口垃圾没人清"):
+        await chat.say(text, sender="王阿姨")
+    c = await _digest(app, clock.now + timedelta(minutes=5))
+    assert (c.totals.received, c.totals.open, c.totals.overdue) == (3, 3, 0)
+    assert [o.days_open for o in c.oldest] == [0, 0, 0] and not any(o.overdue for o in c.oldest)
+    text = render_text(c)
+    assert "其中超期 0 件" in text and "已超期" not in text and "已等 0 天" in text, text
+    # Ten days on, the 设施报修 ticket (7 days) is overdue; 环境卫生 and 供排水 (3 days) too.
+    later = await _digest(app, clock.now + timedelta(days=10))
+    assert later.totals.overdue == 3 and {o.days_open for o in later.oldest} == {10}
+
+
+def test_linju_digest_for_this_month_on_tickets_filed_today_says_nothing_is_overdue(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text((REPO / "config.yaml").read_text(encoding="utf-8").replace("data_dir: ./data", f"data_dir: {tmp_path}"))
+    linju = [sys.executable, "-m", "bot.cli"]
+    lines = "".join(
+        f'{{"id": "m{i}", "room": "松涛里邻长群", "sender": "王阿姨", "text": "{i + 3}栋楼道灯坏了，晚上看不见"}}\n'
+        for i in range(3)
+    )
+    subprocess.run([*linju, "chat", "--jsonl", "--config", str(cfg)], input=lines, text=True, check=True,
+                   capture_output=True, cwd=REPO, timeout=120)
+    this_month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    out = subprocess.run([*linju, "digest", "--period", this_month, "--config", str(cfg)], text=True, check=True,
+                         capture_output=True, cwd=REPO, timeout=120)
+    text = next((tmp_path / "digests" / this_month).glob("*.txt")).read_text(encoding="utf-8")
+    assert "3 received" in out.stdout, out.stdout
+    assert "其中超期 0 件" in text and "已超期" not in text, text
+    assert re.search(r"已等 0 天", text), text
