@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import ConfigError, Settings, load_settings
 from handlers import texts
+from storage.models import TicketStatus
 
 # English action names for the shell, mapped to the chat verbs so both go through one parser and one set of rules.
 ACTIONS = {
@@ -26,13 +27,27 @@ ACTIONS = {
 }
 
 
+def _status(value: str) -> str:
+    """A status code, or the Chinese word staff use for it; anything else is an error naming the accepted ones."""
+    from handlers.staff_words import STATUS_WORDS
+
+    code = value if value in TicketStatus.ALL else STATUS_WORDS.get(value)
+    if code is None:
+        raise argparse.ArgumentTypeError(
+            f"unknown status {value!r}; use one of {', '.join(sorted(TicketStatus.ALL))} (or 已办结, 处理中, 已派单, ...)"
+        )
+    return code
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     t = sub.add_parser("tickets", parents=[common], help="list, show, update and add tickets from the shell")
     ts = t.add_subparsers(dest="tickets_command", metavar="ACTION")
     ts.required = True
 
     ls = ts.add_parser("list", parents=[common], help="list tickets (newest first; --overdue: most overdue first)")
-    ls.add_argument("--status", help="only this status (new, assigned, in_progress, resolved, closed, ...)")
+    ls.add_argument(
+        "--status", type=_status, help="only this status: " + ", ".join(sorted(TicketStatus.ALL)) + " (or 已办结, 处理中, ...)"
+    )
     ls.add_argument("--open", action="store_true", help="only tickets not yet resolved")
     ls.add_argument("--overdue", action="store_true", help="only open tickets past their due date")
     ls.add_argument("--source", help="only tickets from this source (wechat, box, meeting, 议事会, ...)")

@@ -140,3 +140,15 @@ def test_roster_import_reports_bad_lines_and_loads_the_rest(config, tmp_path, ca
     out = capsys.readouterr()
     assert "created=1" in out.out and f"{bad}:3: unknown role" in out.err
     assert main(["roster", "import", str(tmp_path / "none.csv"), "--config", str(config)]) == 2
+
+
+def test_an_unknown_status_is_an_error_naming_the_accepted_ones(config, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["tickets", "list", "--status", "banana", "--config", str(config)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown status 'banana'" in err and "resolved" in err and "in_progress" in err
+    assert main(["tickets", "add", "6栋下水道堵了", "--config", str(config)]) == 0
+    number = NUMBER.search(capsys.readouterr().out).group(1)
+    assert main(["tickets", "list", "--status", "新登记", "--config", str(config)]) == 0  # the Chinese word too
+    assert f"#{number}" in capsys.readouterr().out
