@@ -93,7 +93,7 @@ class Memory:
         added = await store.attach(ctx.session, ticket_id=t.id, message_id=message_id, kind="image", path=path, now=ctx.now)
         if added:
             repo.add_event(ctx.session, t, action="photo", actor_id=ctx.actor.id, actor_name=ctx.actor.name,
-                           note=path or "（渠道未能下载图片）")
+                           note=path or "（渠道未能下载图片）", at=ctx.now)
         return int(added)
 
     async def photo(self, ctx: Context) -> Outcome:
@@ -159,7 +159,7 @@ class ConversationHandler:
         t.updated_at = ctx.now
         ctx.session.add(t)
         repo.add_event(ctx.session, t, action="supplement", actor_id=ctx.actor.id, actor_name=ctx.actor.name,
-                       note=detail.text[:200])
+                       note=detail.text[:200], at=ctx.now)
         await store.remember(ctx.session, room=_room(ctx), sender_id=ctx.actor.id, now=ctx.now,
                              ttl=self.memory._ttl, question=None, asked_at=None)
         what = added or detail.text

@@ -248,13 +248,18 @@ def render_text(c: DigestContent, *, limit: int = 2000) -> str:
     head.append(f"仍在办 {t.open} 件，其中超期 {t.overdue} 件。")
     median = "—" if t.median_days is None else f"{t.median_days:.1f} 天"
     answered = t.satisfied + t.unsatisfied
-    sat = f"满意率 {pct(t.satisfaction_rate)}（{answered} 人回访）" if answered else "满意率 —（暂无回访）"
-    head.append(f"本{unit}受理办结率 {pct(t.resolution_rate)}｜办结用时中位 {median}｜{sat}")
+    apart = "、".join(f"{w} {n}" for w, n in (("驳回", t.rejected), ("合并", t.merged)) if n)
+    head.append(
+        f"响应率 {pct(t.response_rate)}（{t.responded}/{t.received}）｜"
+        f"解决率 {pct(t.resolution_rate)}（{t.solved}/{t.to_solve}{f'，{apart} 不计' if apart else ''}）｜"
+        + (f"满意率 {pct(t.satisfaction_rate)}（{t.satisfied}/{answered}）" if answered else "满意率 —（暂无回访）")
+    )
+    head.append(f"办结用时中位 {median}。")
 
     sections: list[list[str]] = []
     if c.hot:
         sections.append(["【反复/多处反映】", *(f"{i}. {h.title()}" for i, h in enumerate(c.hot, 1))])
-    sections.append(_table(f"【分类】本{unit}（较上{unit}）", c.by_category, 12))
+    sections.append(_table(f"【分类】本{unit}（较上{unit}）", c.by_category, len(c.by_category)))  # every one: they add up
     if c.oldest:
         lines = ["【等得最久的在办工单】"]
         for o in c.oldest:

@@ -161,21 +161,32 @@ def ticket_row(
     ]
 
 
+RATE_NOTES = {
+    "响应率": "本期收到的诉求中，登记后一天内工作人员已派单、受理或答复的比例",
+    "解决率": "本期收到的诉求中已办结的比例；驳回和并入其他工单的不计入分母",
+    "满意率": "办结后回访作答的人中，满意或基本满意的比例",
+}
+
+
 def _summary_rows(c: DigestContent) -> list[list[Any]]:
     t, pt, unit = c.totals, c.prev_totals, c.kind_words
     rows: list[list[Any]] = [
         [f"{c.scope} {c.period_words} 诉求{'月' if unit == '月' else '周'}报"],
         ["统计区间", f"{c.period.first_day} 至 {c.period.last_day}（{c.timezone}）"],
         [],
-        ["指标", f"本{unit}", f"上{unit}"],
+        ["指标", f"本{unit}", f"上{unit}", "本期分子/分母", "口径"],
         ["收到", t.received, pt.received],
         ["办结", t.resolved, pt.resolved],
         ["期末仍在办", t.open, pt.open],
         ["其中超期", t.overdue, pt.overdue],
-        ["受理办结率", pct(t.resolution_rate), pct(pt.resolution_rate)],
-        ["办结用时中位(天)", _round(t.median_days), _round(pt.median_days)],
-        ["满意率", pct(t.satisfaction_rate), pct(pt.satisfaction_rate)],
+        ["响应率", pct(t.response_rate), pct(pt.response_rate), f"{t.responded}/{t.received}", RATE_NOTES["响应率"]],
+        ["解决率", pct(t.resolution_rate), pct(pt.resolution_rate), f"{t.solved}/{t.to_solve}", RATE_NOTES["解决率"]],
+        ["其中驳回", t.rejected, pt.rejected],
+        ["其中合并", t.merged, pt.merged],
+        ["满意率", pct(t.satisfaction_rate), pct(pt.satisfaction_rate),
+         f"{t.satisfied}/{t.satisfied + t.unsatisfied}", RATE_NOTES["满意率"]],
         ["回访人数", t.satisfied + t.unsatisfied, pt.satisfied + pt.unsatisfied],
+        ["办结用时中位(天)", _round(t.median_days), _round(pt.median_days)],
     ]
     for title, table in (
         ("分类", c.by_category),

@@ -167,7 +167,7 @@ class TicketOps:
         session.add(keep)
         repo.add_event(
             session, keep, action="merge", actor_id=actor.id, actor_name=actor.name,
-            note=f"并入 #{t.number}（{t.supporters} 人反映）",
+            note=f"并入 #{t.number}（{t.supporters} 人反映）", at=now,
         )
         notices = await self.notifier.status_notice(session, t, "merge", now=now, other=keep.number)
         return self._change(t, event, "merge", notices, other=keep.number)
@@ -185,7 +185,7 @@ class TicketOps:
         session.add(t)
         event = repo.add_event(
             session, t, action="reclassify", actor_id=actor.id, actor_name=actor.name,
-            from_status=t.status, to_status=t.status, note=f"{old} → {cat.code}",
+            from_status=t.status, to_status=t.status, note=f"{self.taxonomy.name_of(old)} → {cat.name}", at=now,
         )
         return self._change(t, event, "reclassify", [], other=cat.name)
 

@@ -15,13 +15,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVarTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select as SQLModelSelect
 
-from storage.models import Attachment, Inbox, Ticket, TicketStatus, as_utc
+from storage.models import Attachment, Inbox, Ticket, TicketEvent, TicketStatus, as_utc
 
 T = Ticket.__table__.c
+E = TicketEvent.__table__.c
+# What staff do to a ticket: its first such step answers the report (响应). Within a day counts as responded.
+STAFF_STEPS = ("assign", "start", "resolve", "close", "reject", "merge", "reclassify", "false_positive")
+RESPONSE_DAYS = 1.0
 _Ts = TypeVarTuple("_Ts")
 
 
@@ -149,10 +153,26 @@ class Totals:
     median_days: float | None = None
     satisfied: int = 0
     unsatisfied: int = 0
+    # Of those received in the period (as of its end, or now for a period not over yet):
+    solved: int = 0  # resolved (办结)
+    rejected: int = 0  # answered as not the community's (驳回), reported apart
+    merged: int = 0  # joined another ticket (合并), reported apart
+    responded: int = 0  # a staff step within RESPONSE_DAYS of the report
+
+    @property
+    def to_solve(self) -> int:
+        """The denominator of 解决率: received, less the rejected and the merged."""
+        return max(self.received - self.rejected - self.merged, 0)
 
     @property
     def resolution_rate(self) -> float | None:
-        return self.received_settled / self.received if self.received else None
+        """解决率: solved / (received − rejected − merged)."""
+        return self.solved / self.to_solve if self.to_solve else None
+
+    @property
+    def response_rate(self) -> float | None:
+        """响应率: received with a staff step within a day / received."""
+        return self.responded / self.received if self.received else None
 
     @property
     def satisfaction_rate(self) -> float | None:
@@ -172,9 +192,21 @@ async def totals(
     """
     start, end = as_utc(p.start), as_utc(p.end)
     scope = _scope(community)
-    received, received_settled = (
+    state = min(end, as_utc(asof)) if asof is not None else end
+    answered_in_time = exists().where(
+        E.ticket_id == T.id, E.action.in_(STAFF_STEPS), E.at < state,
+        _days(session, E.at, T.created_at) <= RESPONSE_DAYS,
+    )
+    received, received_settled, solved, rejected, merged, responded = (
         await session.exec(
-            _q(select(func.count(), func.count().filter(_settled_by(end))))
+            _q(select(
+                func.count(),
+                func.count().filter(_settled_by(end)),
+                func.count().filter(T.resolved_at.is_not(None), T.resolved_at < state),
+                func.count().filter(T.status == TicketStatus.REJECTED),
+                func.count().filter(T.status == TicketStatus.DUPLICATE),
+                func.count().filter(answered_in_time),
+            ))
             .select_from(Ticket.__table__)
             .where(_received(p), scope)
         )
@@ -190,7 +222,6 @@ async def totals(
             .where(T.resolved_at >= start, T.resolved_at < end, _counted(), scope)
         )
     ).one()
-    state = min(end, as_utc(asof)) if asof is not None else end
     still_open, overdue = (
         await session.exec(
             _q(select(func.count(), func.count().filter(and_(T.due_at.is_not(None), T.due_at < state))))
@@ -206,6 +237,10 @@ async def totals(
         unsatisfied=unsatisfied,
         open=still_open,
         overdue=overdue,
+        solved=solved,
+        rejected=rejected,
+        merged=merged,
+        responded=responded,
     )
     out.median_days = await _median_days_to_resolve(session, p, community=community, n=out.resolved)
     return out

@@ -348,9 +348,11 @@ def add_event(
     from_status: str | None = None,
     to_status: str | None = None,
     note: str | None = None,
+    at: datetime | None = None,
 ) -> TicketEvent:
     assert ticket.id is not None, "flush the ticket before adding events"
     ev = TicketEvent(
+        at=at or utcnow(),  # the app's clock where the caller has it
         ticket_id=ticket.id,
         actor_id=actor_id,
         actor_name=actor_name,
@@ -403,4 +405,5 @@ def set_status(
         from_status=from_status,
         to_status=to_status,
         note=note,
+        at=now,
     )

@@ -52,3 +52,27 @@ def test_linju_digest_for_this_month_on_tickets_filed_today_says_nothing_is_over
     assert "3 received" in out.stdout, out.stdout
     assert "其中超期 0 件" in text and "已超期" not in text, text
     assert re.search(r"已等 0 天", text), text
+
+
+async def test_the_three_rates_print_their_numerators_and_denominators(app, chat, clock):
+    clock.now = MID_NOVEMBER
+    numbers = []
+    for text, who in (("4栋楼道灯坏了，晚上看不见", "王阿姨"), ("5栋下水道堵了，污水冒出来", "李叔"),
+                      ("9栋门口的路灯坏了好几天了", "赵姐"), ("8栋门口垃圾没人清", "孙伯")):
+        ack, *_ = await chat.say(text, sender=who)
+        numbers.append(re.search(r"#(\d+)", ack.text).group(1))
+    a, b, c, d = numbers
+    committee = "书院路社区两委群"
+    clock.now += timedelta(hours=1)
+    await chat.say(f"派单 {a} 物业", sender="刘主任", room=committee)  # answered within a day
+    await chat.say(f"驳回 {b} 回复：不属于社区职责", sender="刘主任", room=committee)
+    await chat.say(f"合并 {c} 到 {a}", sender="刘主任", room=committee)
+    clock.now += timedelta(days=2)
+    await chat.say(f"办结 {a} 回复：已换灯", sender="刘主任", room=committee)  # d: nobody answered it
+    digest = await _digest(app, clock.now + timedelta(minutes=5))
+    t = digest.totals
+    assert (t.received, t.responded, t.solved, t.rejected, t.merged, t.to_solve) == (4, 3, 1, 1, 1, 2)
+    text = render_text(digest)
+    assert "响应率 75%（3/4）" in text and "解决率 50%（1/2，驳回 1、合并 1 不计）" in text, text
+    assert sum(row.now for row in digest.by_category) == t.received
+    assert d in "".join(f"#{o.number}" for o in digest.oldest)

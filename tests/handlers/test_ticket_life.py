@@ -218,7 +218,7 @@ async def test_merge_and_reclassify_by_hand(life, chat):
     assert "供排水" in ok.text
     t = await ticket(life, lamp)
     assert t.category == "drainage"
-    assert (await events(life, lamp))[-1].note == "repair → drainage"
+    assert (await events(life, lamp))[-1].note == "设施报修 → 供排水"  # names, not codes, in the history
     [unknown] = await chat.say(f"改类 {lamp} 天气", sender="刘主任", room=COMMITTEE)
     assert "没有找到类别" in unknown.text
 
