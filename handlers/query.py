@@ -146,7 +146,9 @@ class QueryHandler:
         tickets = await repo.tickets_by_reporter(ctx.session, ctx.actor.id, limit=self.max_listed)
         lines = [texts.my_tickets_header(len(tickets))]
         lines += [
-            texts.my_ticket_line(t.number, self.public.text(t.summary), t.status, self.public.assignee(t.assignee))
+            texts.my_ticket_line(
+                t.number, self.public.text(t.summary), t.status, self.public.assignee(t.assignee), t.duplicate_of
+            )
             for t in tickets
         ]
         return Outcome(replies=[Reply.to(ctx.msg, "\n".join(lines))], intent="query")
@@ -171,8 +173,12 @@ class QueryHandler:
         several = chosen or (open_ if not thing else [])
         if len(several) > 1:
             lines = [texts.WHICH_TICKET.format(n=len(several))]
-            lines += [texts.my_ticket_line(t.number, self.public.text(t.summary), t.status, self.public.assignee(t.assignee))
-                      for t in several[: self.max_listed]]
+            lines += [
+                texts.my_ticket_line(
+                    t.number, self.public.text(t.summary), t.status, self.public.assignee(t.assignee), t.duplicate_of
+                )
+                for t in several[: self.max_listed]
+            ]
             return Outcome(replies=[Reply.to(ctx.msg, "\n".join(lines))], intent="query")
         return Outcome(replies=[Reply.to(ctx.msg, texts.NO_MATCH_QUERY)], intent="query")
 

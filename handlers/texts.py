@@ -146,8 +146,10 @@ def my_tickets_header(n: int) -> str:
     return f"您最近反映的 {n} 件事：" if n else "还没有找到您反映过的事。有问题直接在群里说就行，我会帮您登记。"
 
 
-def my_ticket_line(number: str, summary: str, status: str, assignee: str | None) -> str:
-    return f"#{number} {summary}：{status_words(status, assignee=assignee)}"
+def my_ticket_line(
+    number: str, summary: str, status: str, assignee: str | None, duplicate_of: str | None = None
+) -> str:
+    return f"#{number} {summary}：{status_words(status, assignee=assignee, duplicate_of=duplicate_of)}"
 
 
 WHICH_TICKET = "您有 {n} 件事在办，是问哪一件？发工单号就行，例如“查询 3810”："
@@ -202,6 +204,8 @@ STAFF_HELP = "社区工作人员处理命令（工单号可写 3810 或 #3810）
 STAFF_DONE = "好的，工单 #{number}（{summary}）{what}。"
 STAFF_DONE_NOTIFIED = "已告知反映人。"
 STAFF_DONE_ASKED = "已告知反映人并请其评价。"
+STAFF_DONE_HELD = "现在是夜间免打扰时段，明早再告知反映人。"
+STAFF_ALREADY = "工单 #{number} 已经是“{status}”了。"
 STAFF_NOTE_KEPT = "备注只记在工单里，不发给居民；要告诉反映人，请写“回复：……”。"
 STAFF_BAD_STATUS = "工单 #{number} 现在是“{status}”，不能{action}。"
 STAFF_MERGE_SELF = "不能把工单 #{number} 合并到它自己。"

@@ -91,6 +91,13 @@ class TicketOps:
 
     def _check(self, t: Ticket, action: str) -> str | None:
         allowed, to_status = TRANSITIONS[action]
+        if t.status not in allowed and to_status == t.status and action in ("close", "resolve", "start"):
+            # 归档 an archived one, 办结 a resolved one: say it already is, rather than that it cannot be
+            raise OpError(
+                texts.STAFF_ALREADY.format(
+                    number=t.number, status=texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of)
+                )
+            )
         if t.status not in allowed:
             raise OpError(
                 texts.STAFF_BAD_STATUS.format(
@@ -148,7 +155,7 @@ class TicketOps:
         if target == t.number:
             raise OpError(texts.STAFF_MERGE_SELF.format(number=t.number))
         keep = await self.get(session, target, actor)
-        if keep.status in (S.DUPLICATE, S.WITHDRAWN):
+        if keep.status in (S.DUPLICATE, S.WITHDRAWN, S.CLOSED, S.REJECTED):  # merge into a live ticket only
             raise OpError(
                 texts.STAFF_BAD_STATUS.format(
                     number=keep.number,
@@ -167,7 +174,7 @@ class TicketOps:
         session.add(keep)
         repo.add_event(
             session, keep, action="merge", actor_id=actor.id, actor_name=actor.name,
-            note=f"并入 #{t.number}（{t.supporters} 人反映）", at=now,
+            note=f"#{t.number} 并入本单（{t.supporters} 人反映）", at=now,
         )
         notices = await self.notifier.status_notice(session, t, "merge", now=now, other=keep.number)
         return self._change(t, event, "merge", notices, other=keep.number)
@@ -192,7 +199,10 @@ class TicketOps:
     def _change(self, t: Ticket, event: TicketEvent, action: str, notices: list[Reply], **kw) -> Change:
         what = texts.staff_done_what(action, **kw)
         text = texts.STAFF_DONE.format(number=t.number, summary=t.summary, what=what)
-        if notices:
+        now = event.at
+        if notices and all(n.not_before is not None and as_utc(n.not_before) > as_utc(now) for n in notices):
+            text += texts.STAFF_DONE_HELD  # quiet hours: not told yet, and the confirmation says so
+        elif notices:
             text += texts.STAFF_DONE_ASKED if action == "resolve" else texts.STAFF_DONE_NOTIFIED
         if kw.get("note") and action in ("resolve", "reject", "start") and not reply_part(kw["note"]):
             text += texts.STAFF_NOTE_KEPT

@@ -98,3 +98,33 @@ async def test_lists_filter_by_day_urgency_status_estate_and_category(app, chat,
     category = await listing("排水 已办结")
     assert f"#{drain}" in category and f"#{lamp}" not in category, category
     assert (await listing("金穗小区 已办结")).startswith("没有符合条件的工单")
+
+
+async def test_merging_says_what_happened_and_refuses_an_archived_target(app, chat):
+    keep = await _report(chat, "4栋楼道灯坏了，晚上看不见")
+    dup = await _report(chat, "9栋门口的路灯坏了好几天了", sender="李叔")
+    old = await _report(chat, "6栋下水道堵了，污水冒出来", sender="赵姐")
+    await chat.say(f"办结 {old} 已疏通", sender="刘主任", room=COMMITTEE)
+    await chat.say(f"关闭 {old}", sender="刘主任", room=COMMITTEE)
+    [again] = await chat.say(f"关闭 {old}", sender="刘主任", room=COMMITTEE)
+    assert again.text.startswith(f"工单 #{old} 已经是"), again.text
+    [refused] = await chat.say(f"合并 {dup} 到 {old}", sender="刘主任", room=COMMITTEE)
+    assert "不能" in refused.text and (await _tickets(app))[dup].status == "new", refused.text
+    await chat.say(f"合并 {dup} 到 {keep}", sender="刘主任", room=COMMITTEE)
+    async with app.dispatcher.sessions() as s:
+        from storage import repo
+
+        t = await repo.get_ticket(s, keep)
+        notes = [e.note for e in await repo.ticket_events(s, t)]
+    assert f"#{dup} 并入本单（1 人反映）" in notes, notes
+    [mine] = await chat.say("我的工单", sender="李叔", room=LEADERS)
+    assert f"已并入工单 #{keep} 一起处理" in mine.text, mine.text
+
+
+async def test_the_confirmation_says_when_the_reporter_is_told_only_in_the_morning(app, chat, clock):
+    from datetime import UTC, datetime
+
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")
+    clock.now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 23:00 in Xiangtan: quiet hours
+    [confirm] = await chat.say(f"派单 {a} 物业", sender="刘主任", room=COMMITTEE)
+    assert "明早再告知反映人" in confirm.text and "已告知" not in confirm.text, confirm.text
