@@ -40,12 +40,22 @@ class ForResidents:
 
     def reply(self, note: str | None) -> str | None:
         part = reply_part(note)
-        return self.privacy.for_people(part) if part else None
+        return full_width(self.privacy.for_people(part)) if part else None
 
     def assignee(self, assignee: str | None) -> str | None:
         if not assignee:
             return None
         return assignee if self.privacy.for_people(assignee) == assignee else None
+
+
+_HALF = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
+_HALF_IN_CHINESE = re.compile(r"(?<=[\u4e00-\u9fff）])\s*([,;:?!)])\s*|\s*([,;:?!(])\s*(?=[\u4e00-\u9fff])")
+
+
+def full_width(text: str) -> str:
+    """Chinese punctuation inside Chinese text ("已疏通,明天复查" → "已疏通，明天复查"): staff type on phones and
+    computers alike, residents read it as one voice. Numbers and Latin text keep theirs (3.5, 10:30)."""
+    return _HALF_IN_CHINESE.sub(lambda m: _HALF[m.group(1) or m.group(2)], text)
 
 
 @dataclass(frozen=True, slots=True)

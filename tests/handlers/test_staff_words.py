@@ -128,3 +128,9 @@ async def test_the_confirmation_says_when_the_reporter_is_told_only_in_the_morni
     clock.now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 23:00 in Xiangtan: quiet hours
     [confirm] = await chat.say(f"派单 {a} 物业", sender="刘主任", room=COMMITTEE)
     assert "明早再告知反映人" in confirm.text and "已告知" not in confirm.text, confirm.text
+
+
+async def test_a_staff_reply_reaches_the_reporter_in_chinese_punctuation(app, chat):
+    a = await _report(chat, "6栋下水道堵了，污水冒出来")
+    [_, notice] = await chat.say(f"办结 {a} 回复:已疏通,明天再来复查(物业)", sender="刘主任", room=COMMITTEE)
+    assert "已疏通，明天再来复查（物业）" in notice.text, notice.text
