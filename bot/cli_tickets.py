@@ -24,6 +24,8 @@ ACTIONS = {
     "reject": "驳回",
     "merge": "合并",
     "reclassify": "改类",
+    "extend": "延期",
+    "return": "退单",
 }
 
 

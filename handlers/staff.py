@@ -29,6 +29,8 @@ VERBS = {
     "驳回": "reject",
     "退回": "reject",
     "合并": "merge",
+    "延期": "extend",
+    "退单": "return",
     "改类": "reclassify",
     "工单": "list",
     "登记": "register",
@@ -41,9 +43,9 @@ ON_CANDIDATE = {"confirm", "ignore"}
 # Commands that change a ticket: a non-staff sender who writes one gets a refusal.
 MUTATING = {
     "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "register", "confirm", "ignore",
-    "false_positive",
+    "false_positive", "extend", "return",
 }
-NEEDS_ARG = {"assign", "reject", "reclassify"}
+NEEDS_ARG = {"assign", "reject", "reclassify", "extend", "return"}
 BATCHED = {"assign", "start", "resolve", "close", "reject", "false_positive"}  # one verb, several tickets
 
 _HEAD = re.compile(r"^\s*[/／]?(" + "|".join(VERBS) + r")(?=$|[\s#＃:：\d])[\s:：]*(.*)$", re.S)

@@ -25,6 +25,8 @@ ACTION_WORDS = {
     "close": "归档",
     "reject": "答复",
     "merge": "合并",
+    "extend": "延期",
+    "return": "退单",
     "reclassify": "改类",
     "reopen": "重新处理",
     "withdraw": "撤销",
@@ -90,7 +92,10 @@ def ack_urgent(number: str, category_name: str, place: str) -> str:
 
 
 # The steps of a ticket a resident is shown (no notes, no names): 11月27日登记 → 11月28日派单 → ….
-HISTORY_ACTIONS = ("created", "assign", "start", "resolve", "close", "reject", "merge", "reopen", "unsatisfied", "satisfied")
+HISTORY_ACTIONS = (
+    "created", "assign", "start", "extend", "return", "resolve", "close", "reject", "merge", "reopen", "unsatisfied",
+    "satisfied",
+)
 
 # A ticket's status in a word, for a member of the room it was filed in who is not behind it.
 STATUS_WORD = {
@@ -186,6 +191,8 @@ STAFF_USAGE = {
     "reject": "答复不受理请发“驳回 工单号 理由”，例如“驳回 3810 回复：不属于社区职责，请联系物业”。",
     "merge": "合并请发“合并 重复的工单号 到 保留的工单号”，例如“合并 3811 到 3810”。",
     "reclassify": "改类请发“改类 工单号 类别”，例如“改类 3810 排水”。",
+    "extend": "延期请发“延期 工单号 天数 原因”，例如“延期 3810 7 等配件”（1到90天）；要让反映人看到原因，写在“回复：”后面。",
+    "return": "退单请发“退单 工单号 原因”，例如“退单 3810 不属于物业管”，工单回到待派单。",
     "list": "查看工单请发“工单 未办结”“工单 超期”或“工单 3810”；也可按“今天”“本周”“紧急”“已办结”、小区或类别筛选，如“工单 金穗小区 紧急”。",
     "register": "代为登记请发“登记 来源:议事会 问题内容”，例如“登记 来源:议事会 金穗小区健身器材需要增设”。",
     "confirm": "确认待确认的消息请发“确认 编号”，可加类别，例如“确认 3”或“确认 3 排水”；发“工单 待确认”看列表。",
@@ -196,7 +203,7 @@ STAFF_USAGE = {
 STAFF_HELP = "社区工作人员处理命令（工单号可写 3810 或 #3810）：\n" + "\n".join(
     f"· {STAFF_USAGE[k]}"
     for k in (
-        "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "list", "register",
+        "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "extend", "return", "list", "register",
         "confirm", "ignore", "false_positive",
     )
 ) + "\n也可以直接说：“3810派给物业”“3810、3811 都办结了：已处理”“3811并入3810”。"
@@ -228,6 +235,10 @@ def staff_done_what(action: str, *, assignee: str | None = None, note: str | Non
         return f"已答复：{note}"
     if action == "merge":
         return f"已并入工单 #{other}"
+    if action == "extend":
+        return f"已延期至{other}" + (f"（{note}）" if note else "")
+    if action == "return":
+        return "已退回，待重新派单" + (f"（{note}）" if note else "")
     if action == "reclassify":
         return f"已改为“{other}”类"
     if action == "false_positive":
@@ -258,6 +269,9 @@ def notice(action: str, number: str, summary: str, *, assignee: str | None, note
         return f"您反映的{about}和工单 #{other} 是同一件事，已并在一起处理，发“查询 {other}”可看进度。"
     if action == "reopen":
         return f"您反映的{about}重新处理中，有进展会再告诉您。"
+    if action == "extend":
+        why = f"（{note}）" if note else ""
+        return f"您反映的{about}需要多一些时间{why}，预计{other}前办好。"
     return None
 
 

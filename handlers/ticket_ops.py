@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,12 +33,18 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "reject": (S.OPEN, S.REJECTED),
     "merge": (S.OPEN, S.DUPLICATE),
     "reclassify": (S.ALL - {S.WITHDRAWN, S.DUPLICATE}, None),
+    # 延期 N 天数 原因: more time, granted by committee staff; the reporter is told the new date.
+    "extend": (S.OPEN, None),
+    # 退单 N 原因: the assignee hands it back with grounds; it waits to be dispatched again.
+    "return": (frozenset({S.ASSIGNED, S.IN_PROGRESS}), S.NEW),
     "reopen": (frozenset({S.RESOLVED, S.CLOSED, S.REJECTED}), S.REOPENED),
     # 误报: the bot filed something that is not a problem. Withdrawn quietly; its message is labelled chat.
     "false_positive": (S.ALL - {S.WITHDRAWN, S.DUPLICATE, S.REJECTED}, S.REJECTED),
 }
 
 LIST_LIMIT = 20
+MAX_EXTENSION_DAYS = 90
+_DAYS = re.compile(r"^\s*(\d{1,3})\s*(?:天|日)?\s*(.*)$", re.S)
 
 
 class OpError(Exception):
@@ -120,6 +127,8 @@ class TicketOps:
             return await self._merge(session, t, cmd.target or "", actor=actor, now=now)
         if cmd.action == "reclassify":
             return await self._reclassify(session, t, cmd.arg or "", actor=actor, now=now)
+        if cmd.action == "extend":
+            return await self._extend(session, t, cmd.arg or "", actor=actor, now=now)
         to_status = self._check(t, cmd.action)
         assert to_status is not None
         note = cmd.arg
@@ -133,6 +142,9 @@ class TicketOps:
             note = f"{t.assignee}：{ask}" if ask else t.assignee
         if cmd.action == "resolve":
             t.satisfaction = None  # ask again, also after a reopening
+        if cmd.action == "return":
+            note = f"退单：{cmd.arg}（原派给{t.assignee or '—'}）"
+            t.assignee = None
         event = repo.set_status(
             session, t, to_status, actor_id=actor.id, actor_name=actor.name, action=cmd.action, note=note, now=now
         )
@@ -195,6 +207,23 @@ class TicketOps:
             from_status=t.status, to_status=t.status, note=f"{self.taxonomy.name_of(old)} → {cat.name}", at=now,
         )
         return self._change(t, event, "reclassify", [], other=cat.name)
+
+    async def _extend(self, session: AsyncSession, t: Ticket, arg: str, *, actor: Actor, now: datetime) -> Change:
+        self._check(t, "extend")
+        m = _DAYS.match(arg)
+        if not m or not 1 <= int(m.group(1)) <= MAX_EXTENSION_DAYS:
+            raise OpError(texts.STAFF_USAGE["extend"])
+        days, why = int(m.group(1)), m.group(2).strip(" ，,：:") or None
+        t.due_at = max(as_utc(t.due_at) or now, now) + timedelta(days=days)
+        t.updated_at = now
+        session.add(t)
+        when = texts.md(t.due_at, self.tz)
+        event = repo.add_event(
+            session, t, action="extend", actor_id=actor.id, actor_name=actor.name, from_status=t.status,
+            to_status=t.status, note=f"延期{days}天至{when}" + (f"：{why}" if why else ""), at=now,
+        )
+        notices = await self.notifier.status_notice(session, t, "extend", now=now, note=why, other=when)
+        return self._change(t, event, "extend", notices, other=when, note=why)
 
     def _change(self, t: Ticket, event: TicketEvent, action: str, notices: list[Reply], **kw) -> Change:
         what = texts.staff_done_what(action, **kw)

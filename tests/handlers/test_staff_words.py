@@ -134,3 +134,27 @@ async def test_a_staff_reply_reaches_the_reporter_in_chinese_punctuation(app, ch
     a = await _report(chat, "6栋下水道堵了，污水冒出来")
     [_, notice] = await chat.say(f"办结 {a} 回复:已疏通,明天再来复查(物业)", sender="刘主任", room=COMMITTEE)
     assert "已疏通，明天再来复查（物业）" in notice.text, notice.text
+
+
+async def test_an_extension_moves_the_due_date_and_tells_the_reporter_the_new_one(app, chat, clock):
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")  # 设施报修: 7 days, due 3月9日 (the clock: 3月2日)
+    [confirm, notice] = await chat.say(f"延期 {a} 5 回复：灯具要等厂家配件", sender="刘主任", room=COMMITTEE)
+    assert "已延期至3月14日" in confirm.text, confirm.text
+    assert "预计3月14日前办好" in notice.text and "等厂家配件" in notice.text and notice.room_id, notice.text
+    [bad] = await chat.say(f"延期 {a} 两周", sender="刘主任", room=COMMITTEE)
+    assert "延期 工单号 天数" in bad.text
+    [answer] = await chat.say(f"查询 {a}", sender="王阿姨", room=LEADERS)
+    assert "预计3月14日前办好" in answer.text, answer.text
+
+
+async def test_a_returned_ticket_waits_to_be_dispatched_again_with_the_grounds_kept(app, chat):
+    a = await _report(chat, "小区门口的路面坏了一个大坑")
+    await chat.say(f"派单 {a} 物业", sender="刘主任", room=COMMITTEE)
+    [confirm] = await chat.say(f"退单 {a} 市政道路不归物业管", sender="刘主任", room=COMMITTEE)
+    assert "已退回，待重新派单（市政道路不归物业管）" in confirm.text, confirm.text
+    t = (await _tickets(app))[a]
+    assert (t.status, t.assignee) == ("new", None)
+    [history] = await chat.say(f"工单 {a}", sender="刘主任", room=COMMITTEE)
+    assert "退单：市政道路不归物业管（原派给物业）" in history.text, history.text
+    [again] = await chat.say(f"退单 {a} 再退一次", sender="刘主任", room=COMMITTEE)
+    assert "不能" in again.text  # nothing to hand back: it is not assigned
