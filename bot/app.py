@@ -35,6 +35,7 @@ from bot.wiring import (  # noqa: F401  (build_notifier and build_intake are use
     detach_log_filter,
     staff_names,
 )
+from handlers.feedback import FEEDBACK_WINDOW_DAYS
 from handlers.service import Dispatcher
 from handlers.types import Capabilities, IncomingMessage, Reply
 from nlp.privacy import Privacy
@@ -141,6 +142,7 @@ class App:
         """(name, cron, coroutine function) for every periodic job; features add theirs here."""
         return self.digest_jobs() + [
             ("overdue-reminder", self.settings.schedule.overdue_reminder_cron, self.remind_overdue),
+            ("follow-up", self.settings.schedule.follow_up_cron, self.follow_up),
             ("retention-purge", self.settings.retention.purge_cron, self.purge),
         ]
 
@@ -166,6 +168,19 @@ class App:
         # Once a day across instances: the run's claim row commits with the reminders it queues.
         day = self.clock().astimezone(ZoneInfo(self.settings.schedule.timezone)).date().isoformat()
         return len(await self.dispatcher.post(produce, run=("overdue-reminder", day)))
+
+    async def follow_up(self) -> int:
+        """回访: reporters who have not rated a ticket resolved `schedule.follow_up_days` ago are asked once, in
+        their room (held in quiet hours like any notice); once a day across instances. Returns how many."""
+        assert self.dispatcher is not None and self.understanding is not None, "open() the app first"
+        ops = build_ticket_ops(self.settings, self.understanding, self.privacy)
+        days = self.settings.schedule.follow_up_days
+
+        async def produce(session: AsyncSession, now: datetime) -> list[Reply]:
+            return await ops.follow_ups(session, now, after_days=days, window_days=FEEDBACK_WINDOW_DAYS)
+
+        day = self.clock().astimezone(ZoneInfo(self.settings.schedule.timezone)).date().isoformat()
+        return len(await self.dispatcher.post(produce, run=("follow-up", day)))
 
     def digest_jobs(self) -> list[tuple[str, str, Job]]:
         """The committee digest on its configured schedule, and an hourly retry of one not yet delivered."""

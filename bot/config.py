@@ -183,6 +183,8 @@ class ScheduleSettings(_Strict):
     digest_cron: str = "0 9 1 * *"
     digest_period: Literal["month", "week"] = "month"
     overdue_reminder_cron: str = "0 9 * * *"
+    follow_up_cron: str = "0 10 * * *"  # 回访: ask reporters who have not rated a resolved ticket
+    follow_up_days: int = Field(3, ge=1)  # … this many days after 办结 (once; answers count for 30 days)
     subdistrict_rooms: list[str] = []  # room ids (console: names) that get the whole subdistrict's digest
     quiet_hours: str = "22:00-07:00"
 

@@ -18,12 +18,14 @@ from storage.models import TicketStatus
 
 log = logging.getLogger(__name__)
 
+FEEDBACK_WINDOW_DAYS = 30  # a rating counts this long after 办结; 回访 asks within it
+
 class FeedbackHandler:
     """Matches the reply to the sender's most recent resolved ticket that is waiting for a rating."""
 
     name = "feedback"
 
-    def __init__(self, *, ops: TicketOps, window_days: int = 30) -> None:
+    def __init__(self, *, ops: TicketOps, window_days: int = FEEDBACK_WINDOW_DAYS) -> None:
         self.ops = ops
         self.window = timedelta(days=window_days)
 

@@ -27,6 +27,7 @@ ACTION_WORDS = {
     "merge": "合并",
     "extend": "延期",
     "return": "退单",
+    "follow_up": "回访",
     "reclassify": "改类",
     "reopen": "重新处理",
     "withdraw": "撤销",
@@ -269,6 +270,8 @@ def notice(action: str, number: str, summary: str, *, assignee: str | None, note
         return f"您反映的{about}和工单 #{other} 是同一件事，已并在一起处理，发“查询 {other}”可看进度。"
     if action == "reopen":
         return f"您反映的{about}重新处理中，有进展会再告诉您。"
+    if action == "follow_up":
+        return f"您反映的{about}办结已有{other}天，还没收到您的评价：满意、基本满意还是不满意？直接回复就行。"
     if action == "extend":
         why = f"（{note}）" if note else ""
         return f"您反映的{about}需要多一些时间{why}，预计{other}前办好。"

@@ -208,6 +208,17 @@ class TicketOps:
         )
         return self._change(t, event, "reclassify", [], other=cat.name)
 
+    async def follow_ups(self, session: AsyncSession, now: datetime, *, after_days: int, window_days: int) -> list[Reply]:
+        """回访: each reporter whose ticket was resolved `after_days` ago and who has not rated it is asked once."""
+        due = await repo.follow_up_due(
+            session, resolved_before=now - timedelta(days=after_days), resolved_after=now - timedelta(days=window_days)
+        )
+        replies: list[Reply] = []
+        for t in due:
+            repo.add_event(session, t, action="follow_up", actor_id=None, actor_name="回访", at=now)
+            replies += await self.notifier.status_notice(session, t, "follow_up", now=now, other=str(after_days))
+        return replies
+
     async def _extend(self, session: AsyncSession, t: Ticket, arg: str, *, actor: Actor, now: datetime) -> Change:
         self._check(t, "extend")
         m = _DAYS.match(arg)

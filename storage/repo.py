@@ -43,6 +43,7 @@ from storage.ticket_reads import (  # noqa: E402,F401
     awaiting_feedback,
     count_tickets,
     find_tickets,
+    follow_up_due,
     is_supporter,
     recent_tickets,
 )

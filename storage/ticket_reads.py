@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, true
+from sqlalchemy import bindparam, case, exists, func, true
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -88,6 +88,22 @@ async def awaiting_feedback(
         stmt = stmt.where(Ticket.number == number)
     stmt = stmt.order_by(col(Ticket.resolved_at).desc(), col(Ticket.id).desc()).limit(1)
     return (await session.exec(stmt)).first()
+
+
+async def follow_up_due(
+    session: AsyncSession, *, resolved_before: datetime, resolved_after: datetime, limit: int = 200
+) -> Sequence[Ticket]:
+    """Resolved tickets not rated yet, resolved within (after, before], never followed up (回访) before."""
+    asked = exists().where(col(TicketEvent.ticket_id) == col(Ticket.id), col(TicketEvent.action) == "follow_up")
+    stmt = (
+        select(Ticket)
+        .where(Ticket.status == TicketStatus.RESOLVED, col(Ticket.satisfaction).is_(None))
+        .where(col(Ticket.resolved_at) > resolved_after, col(Ticket.resolved_at) <= resolved_before)
+        .where(~asked)
+        .order_by(col(Ticket.resolved_at), col(Ticket.id))
+        .limit(limit)
+    )
+    return (await session.exec(stmt)).all()
 
 
 def _listed(

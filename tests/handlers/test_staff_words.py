@@ -158,3 +158,22 @@ async def test_a_returned_ticket_waits_to_be_dispatched_again_with_the_grounds_k
     assert "退单：市政道路不归物业管（原派给物业）" in history.text, history.text
     [again] = await chat.say(f"退单 {a} 再退一次", sender="刘主任", room=COMMITTEE)
     assert "不能" in again.text  # nothing to hand back: it is not assigned
+
+
+async def test_a_reporter_who_has_not_rated_is_asked_once_three_days_after_and_can_answer(app, chat, clock):
+    from datetime import timedelta
+
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")
+    await chat.say(f"办结 {a} 回复：已换灯", sender="刘主任", room=COMMITTEE)
+    clock.now += timedelta(days=1)
+    assert await app.follow_up() == 0  # too soon
+    clock.now += timedelta(days=2, minutes=1)
+    before = len(chat.sent)
+    assert await app.follow_up() == 1
+    [asked] = chat.sent[before:]
+    assert asked.room_id == f"{LEADERS}@chatroom" and "办结已有3天" in asked.text and "基本满意" in asked.text
+    assert await app.follow_up() == 0  # once a day, and once per ticket
+    clock.now += timedelta(days=1)
+    assert await app.follow_up() == 0
+    await chat.say("基本满意", sender="王阿姨", room=LEADERS)
+    assert (await _tickets(app))[a].satisfaction == "basic"
