@@ -20,14 +20,16 @@ _LIST_SEP = re.compile(r"^[\s、，,和及与跟/]*$")
 _PUNCT = " \t\r\n，,。.；;：:!！?？~～、"
 
 # Verb families, tried in this order; each pattern's text after the match is its argument.
-_ASSIGN = re.compile(r"(?:派单给|派给|派到|交给|转给|转交|指派给|分派给|交由)\s*")
+_ASSIGN = re.compile(r"(?:已经?)?(?:派单给|派给|派到|派|交给|交由|转给|转交|转|交|指派给|分派给|安排给|安排)\s*")
 _MERGE = re.compile(r"(?:并入|合并到|合并进|合并入|合并至|归并到)\s*")
 _RESOLVE = re.compile(
-    r"(?:已经?办结|都?办结了?|办好了|办完了|已经?处理完|处理完了|处理好了|已经?解决|解决了|修好了|已修复|搞定了)"
+    r"(?:已经?办结|都?办结了?|办好了|办完了|办妥|已经?处理完|处理完了|处理好了|已经?解决|解决了|修好了|已修复|搞定|"
+    r"弄好了|已经?完成|完成了)"
 )
-_START = re.compile(r"(?:受理了?|开始处理|正在处理|在处理了?|已受理)")
+_START = re.compile(r"(?:受理了?|开始处理|正在处理|在处理了?|已受理|签收了?|已签收|在跟进|跟进中)")
 _CLOSE = re.compile(r"(?:关闭|归档)")
 _REJECT = re.compile(r"(?:驳回|退回)")
+_NOT_ASSIGNEES = ("我", "你", "他", "她", "它", "大家", "咱", "谁", "一下", "了")
 _QUESTION = re.compile(r"(?:没有?|吗|么|嘛|呢|啥|什么|多久|何时|是否|有没有|[？?])\s*$|有没有|是否|了没|几时|什么时候")
 _NOTE = re.compile(r"(?:回复|答复|备注|说明|原因|理由)?\s*[:：]\s*(.+)$", re.S)
 
@@ -83,9 +85,9 @@ def parse_loose(text: str) -> Loose | None:
     if m := _ASSIGN.search(text):
         head = [n for n in found if n[2] <= m.start()]
         rest = re.split(r"[\s，,；;：:]+", text[m.end():].strip(), maxsplit=1)
-        who = re.sub(r"(?:处理|负责|跟进|去办|办理)$", "", _clean(rest[0]))
+        who = re.sub(r"(?:去|来)?(?:处理|负责|跟进|办理|看看|看一下|看|办)(?:一下)?$", "", _clean(rest[0]))
         extra = _clean(rest[1]) if len(rest) > 1 else ""
-        if not head or not who or _NUMBER.search(who):
+        if not head or not who or len(who) > 12 or _NUMBER.search(who) or who.startswith(_NOT_ASSIGNEES):
             return None
         # "王网格员 尽快上门调解": the assignee, then a note for them (ticket_ops splits it the same way).
         return Loose("assign", tuple(_run_of_numbers(text, head)), arg=f"{who[:100]} {extra}".strip())

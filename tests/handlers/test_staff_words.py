@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlmodel import select
 
+from handlers.staff_words import parse_loose
 from storage.models import Ticket
 from tests.handlers.clocked import *  # noqa: F403  (app, chat, clock, understanding)
 
@@ -177,3 +179,37 @@ async def test_a_reporter_who_has_not_rated_is_asked_once_three_days_after_and_c
     assert await app.follow_up() == 0
     await chat.say("基本满意", sender="王阿姨", room=LEADERS)
     assert (await _tickets(app))[a].satisfaction == "basic"
+
+
+# ---------------------------------------------------------------- the parser's own cases (pure)
+
+
+@pytest.mark.parametrize(
+    ("text", "action", "numbers", "arg"),
+    [
+        ("3799派给物业", "assign", ("3799",), "物业"),
+        ("把3799派给王师傅", "assign", ("3799",), "王师傅"),
+        ("3799已派物业", "assign", ("3799",), "物业"),
+        ("3799交物业处理一下", "assign", ("3799",), "物业"),
+        ("3799安排王师傅去看看", "assign", ("3799",), "王师傅"),
+        ("5106、5201 都办结了：已处理", "resolve", ("5106", "5201"), "已处理"),
+        ("5106和5201办结了 回复：已疏通", "resolve", ("5106", "5201"), "已疏通"),
+        ("3799已经修好了", "resolve", ("3799",), None),
+        ("3799搞定", "resolve", ("3799",), None),
+        ("3799签收了", "start", ("3799",), None),
+        ("3799退回：不属于社区管", "reject", ("3799",), "不属于社区管"),
+        ("3799 归档", "close", ("3799",), None),
+    ],
+)
+def test_natural_phrasings(text, action, numbers, arg):
+    got = parse_loose(text)
+    assert got is not None and (got.action, got.numbers, got.arg) == (action, numbers, arg), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["3799修好了没", "3799是否已经处理完了？", "3799已经派给物业了吗", "3799让我想想", "3799转给我", "3栋楼道灯坏了",
+     "4栋502室漏水", "13812345678派给物业", "3799退回", "工单 今天"],
+)
+def test_what_is_not_a_command(text):
+    assert parse_loose(text) is None
