@@ -53,6 +53,7 @@ class HotIssue:
     places: list[str] = field(default_factory=list)
     reports: int = 0
     tickets: int = 0
+    open: int = 0  # of its tickets, still being handled
 
     def title(self) -> str:
         shown = "、".join(self.places[:3]) or "多处"
@@ -90,6 +91,7 @@ class DigestContent:
     relayers: list[tuple[str, int]]
     generated_at: datetime
     timezone: str = "Asia/Shanghai"
+    top: HotIssue | None = None  # 本月一题
 
     @property
     def period_words(self) -> str:
@@ -115,32 +117,40 @@ def _breakdown(
 
 
 def group_hot_issues(
-    groups: list[q.ProblemGroup], taxonomy: Taxonomy, *, limit: int = 5, privacy: Privacy | None = None
+    groups: list[q.ProblemGroup],
+    taxonomy: Taxonomy,
+    *,
+    limit: int = 5,
+    privacy: Privacy | None = None,
+    top_only: bool = False,
 ) -> list[HotIssue]:
-    """Merge same-category groups whose problems read alike; keep those reported again and again or in
-    several places, most reports first."""
+    """Merge same-category groups of one estate whose problems read alike (every estate has a 4栋: a problem in
+    two estates is two problems); keep those reported again and again or in several buildings, most reports
+    first."""
     privacy = privacy or Privacy()
-    clusters: list[tuple[str, HotIssue]] = []  # (category code, issue)
+    clusters: list[tuple[tuple[str, str | None], HotIssue]] = []  # ((category code, estate), issue)
     for g in groups:
         problem = privacy.for_people(problem_of(g.summary)) or taxonomy.name_of(g.category)
         place = place_label(g.estate, g.building)
         target = None
-        for code, issue in clusters:
-            if code == g.category and (
+        for key, issue in clusters:
+            if key == (g.category, g.estate) and (
                 issue.problem == problem or similarity(issue.problem, problem) >= HOT_SIMILARITY
             ):
                 target = issue
                 break
         if target is None:
             target = HotIssue(problem=problem, category=taxonomy.name_of(g.category))
-            clusters.append((g.category, target))
+            clusters.append(((g.category, g.estate), target))
         if place and place not in target.places:
             target.places.append(place)
         target.reports += g.reports
         target.tickets += g.tickets
-    hot = [i for _, i in clusters if i.reports >= HOT_MIN_REPORTS or len(i.places) >= 2]
-    hot.sort(key=lambda i: (-i.reports, -len(i.places), i.problem))
-    return hot[:limit]
+        target.open += g.open
+    ranked = sorted((i for _, i in clusters), key=lambda i: (-i.reports, -len(i.places), i.problem))
+    if top_only:
+        return ranked[:1] if ranked and ranked[0].reports >= 2 else []
+    return [i for i in ranked if i.reports >= HOT_MIN_REPORTS or len(i.places) >= 2][:limit]
 
 
 async def build_digest(
@@ -176,7 +186,10 @@ async def build_digest(
     by_estate = await by("estate")
     by_area = await by("area")
     by_group = await by("grp")
-    hot = group_hot_issues(await q.problem_groups(session, p, community=community), taxonomy, privacy=privacy)
+    groups = await q.problem_groups(session, p, community=community)
+    hot = group_hot_issues(groups, taxonomy, privacy=privacy)
+    # 本月一题: the problem reported most (at least twice), with where and how far it has got.
+    top = next(iter(group_hot_issues(groups, taxonomy, privacy=privacy, top_only=True)), None)
     oldest = []
     for t in await q.oldest_open(session, p, community=community, asof=asof):
         oldest.append(
@@ -207,6 +220,7 @@ async def build_digest(
         by_area=by_area,
         by_group=by_group,
         hot=hot,
+        top=top,
         oldest=oldest,
         relayers=relayers,
         generated_at=now,
@@ -257,6 +271,9 @@ def render_text(c: DigestContent, *, limit: int = 2000) -> str:
     head.append(f"办结用时中位 {median}。")
 
     sections: list[list[str]] = []
+    if c.top is not None:
+        done = c.top.tickets - c.top.open
+        sections.append([f"【本{unit}一题】{c.top.title()}；{done} 件已办结，{c.top.open} 件在办。"])
     if c.hot:
         sections.append(["【反复/多处反映】", *(f"{i}. {h.title()}" for i, h in enumerate(c.hot, 1))])
     sections.append(_table(f"【分类】本{unit}（较上{unit}）", c.by_category, len(c.by_category)))  # every one: they add up

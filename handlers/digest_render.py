@@ -198,6 +198,10 @@ def _summary_rows(c: DigestContent) -> list[list[Any]]:
         if table:
             rows += [[], [title, f"本{unit}", f"上{unit}", "变化"]]
             rows += [[b.name, b.now, b.prev, b.change] for b in table]
+    if c.top is not None:
+        top = c.top
+        rows += [[], [f"本{unit}一题", "类别", "地点", "反映次数", "已办结", "在办"]]
+        rows += [[top.problem, top.category, "、".join(top.places), top.reports, top.tickets - top.open, top.open]]
     if c.hot:
         rows += [[], ["反复/多处反映", "类别", "地点", "反映次数"]]
         rows += [[h.problem, h.category, "、".join(h.places), h.reports] for h in c.hot]

@@ -304,6 +304,7 @@ class ProblemGroup:
     building: str | None
     tickets: int
     reports: int  # tickets plus everyone who said "me too"
+    open: int = 0  # of the tickets, still being handled
 
 
 async def problem_groups(
@@ -312,7 +313,10 @@ async def problem_groups(
     """The most-reported (category, summary, place) groups of the period, largest first."""
     reports = func.sum(T.supporters).label("reports")
     stmt = (
-        select(T.category, T.summary, T.estate, T.building, func.count(), reports)
+        select(
+            T.category, T.summary, T.estate, T.building, func.count(), reports,
+            func.count().filter(T.status.in_(sorted(TicketStatus.OPEN))),
+        )
         .select_from(Ticket.__table__)
         .where(_received(p), _scope(community), T.status != TicketStatus.REJECTED)
         .group_by(T.category, T.summary, T.estate, T.building)
@@ -320,8 +324,8 @@ async def problem_groups(
         .limit(limit)
     )
     return [
-        ProblemGroup(category=c, summary=s or "", estate=e, building=b, tickets=n, reports=int(r or n))
-        for c, s, e, b, n, r in (await session.exec(_q(stmt))).all()
+        ProblemGroup(category=c, summary=s or "", estate=e, building=b, tickets=n, reports=int(r or n), open=o)
+        for c, s, e, b, n, r, o in (await session.exec(_q(stmt))).all()
     ]
 
 

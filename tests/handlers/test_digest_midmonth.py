@@ -76,3 +76,19 @@ async def test_the_three_rates_print_their_numerators_and_denominators(app, chat
     assert "响应率 75%（3/4）" in text and "解决率 50%（1/2，驳回 1、合并 1 不计）" in text, text
     assert sum(row.now for row in digest.by_category) == t.received
     assert d in "".join(f"#{o.number}" for o in digest.oldest)
+
+
+async def test_the_month_s_top_issue_is_one_estate_s_with_its_places_and_progress(app, chat, clock):
+    clock.now = MID_NOVEMBER
+    numbers = []
+    for text, who in (("4栋楼道灯坏了，晚上看不见", "王阿姨"), ("6栋楼道灯坏了，黑漆漆的", "李叔"),
+                      ("4栋楼道灯坏了好几天了", "赵姐"), ("建设小区4栋楼道灯坏了", "孙伯")):
+        ack, *_ = await chat.say(text, sender=who)
+        numbers.append(re.search(r"#(\d+)", ack.text).group(1))
+    await chat.say(f"办结 {numbers[1]} 回复：已换灯", sender="刘主任", room="书院路社区两委群")
+    digest = await _digest(app, clock.now + timedelta(hours=1))
+    top = digest.top
+    assert top is not None and top.problem == "楼道灯损坏", top
+    assert top.places == ["松涛里 4栋", "松涛里 6栋"] and top.reports == 3 and (top.tickets, top.open) == (2, 1)
+    text = render_text(digest)
+    assert "【本月一题】楼道灯损坏（设施报修）：松涛里 4栋、松涛里 6栋，共3次反映；1 件已办结，1 件在办。" in text, text
