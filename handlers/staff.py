@@ -30,6 +30,8 @@ VERBS = {
     "退回": "reject",
     "合并": "merge",
     "延期": "extend",
+    "催办": "chase",
+    "督办": "chase",
     "退单": "return",
     "改类": "reclassify",
     "工单": "list",
@@ -43,10 +45,10 @@ ON_CANDIDATE = {"confirm", "ignore"}
 # Commands that change a ticket: a non-staff sender who writes one gets a refusal.
 MUTATING = {
     "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "register", "confirm", "ignore",
-    "false_positive", "extend", "return",
+    "false_positive", "extend", "return", "chase",
 }
 NEEDS_ARG = {"assign", "reject", "reclassify", "extend", "return"}
-BATCHED = {"assign", "start", "resolve", "close", "reject", "false_positive"}  # one verb, several tickets
+BATCHED = {"assign", "start", "resolve", "close", "reject", "false_positive", "chase"}  # one verb, several tickets
 
 _HEAD = re.compile(r"^\s*[/／]?(" + "|".join(VERBS) + r")(?=$|[\s#＃:：\d])[\s:：]*(.*)$", re.S)
 _NUMBER = re.compile(r"^[#＃]?\s*(\d{1,8})(?=$|[\s、，,和及/:：])\s*(.*)$", re.S)

@@ -29,6 +29,7 @@ _RESOLVE = re.compile(
 _START = re.compile(r"(?:受理了?|开始处理|正在处理|在处理了?|已受理|签收了?|已签收|在跟进|跟进中)")
 _CLOSE = re.compile(r"(?:关闭|归档)")
 _REJECT = re.compile(r"(?:驳回|退回)")
+_CHASE = re.compile(r"(?:催办|督办|催一下|催一催|催催)")
 _NOT_ASSIGNEES = ("我", "你", "他", "她", "它", "大家", "咱", "谁", "一下", "了")
 _QUESTION = re.compile(r"(?:没有?|吗|么|嘛|呢|啥|什么|多久|何时|是否|有没有|[？?])\s*$|有没有|是否|了没|几时|什么时候")
 _NOTE = re.compile(r"(?:回复|答复|备注|说明|原因|理由)?\s*[:：]\s*(.+)$", re.S)
@@ -91,7 +92,9 @@ def parse_loose(text: str) -> Loose | None:
             return None
         # "王网格员 尽快上门调解": the assignee, then a note for them (ticket_ops splits it the same way).
         return Loose("assign", tuple(_run_of_numbers(text, head)), arg=f"{who[:100]} {extra}".strip())
-    for action, pattern in (("resolve", _RESOLVE), ("reject", _REJECT), ("close", _CLOSE), ("start", _START)):
+    for action, pattern in (
+        ("resolve", _RESOLVE), ("reject", _REJECT), ("close", _CLOSE), ("start", _START), ("chase", _CHASE)
+    ):
         m = pattern.search(text)
         if not m:
             continue

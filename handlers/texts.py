@@ -28,6 +28,7 @@ ACTION_WORDS = {
     "extend": "延期",
     "return": "退单",
     "follow_up": "回访",
+    "chase": "催办",
     "reclassify": "改类",
     "reopen": "重新处理",
     "withdraw": "撤销",
@@ -59,6 +60,11 @@ def local(dt: datetime, zone: tzinfo) -> datetime:
 def stamp(dt: datetime | None, zone: tzinfo, fmt: str = "%m-%d %H:%M") -> str:
     """A stored timestamp as staff read it, in local time: 11-28 07:00."""
     return local(dt, zone).strftime(fmt) if dt else "-"
+
+
+def missing_place(place: str, summary: str) -> str:
+    """The words of `place` ("松涛里 4栋") that the summary ("4栋 楼道灯损坏") does not already say: "松涛里"."""
+    return " ".join(w for w in place.split() if w not in summary)
 
 
 def status_words(status: str, *, assignee: str | None = None, duplicate_of: str | None = None) -> str:
@@ -131,7 +137,7 @@ def ticket_status(
     history: list[tuple[datetime, str]] | None = None,
     zone: tzinfo,
 ) -> str:
-    about = summary if not place or place in summary else f"{place} {summary}"
+    about = f"{missing_place(place, summary)} {summary}".strip()
     line = f"工单 #{number}（{category_name}｜{about}）：{status_words(status, assignee=assignee, duplicate_of=duplicate_of)}。"
     line += f"{md(created, zone)}登记"
     if due and status in ("new", "assigned", "in_progress", "reopened"):
@@ -193,6 +199,7 @@ STAFF_USAGE = {
     "merge": "合并请发“合并 重复的工单号 到 保留的工单号”，例如“合并 3811 到 3810”。",
     "reclassify": "改类请发“改类 工单号 类别”，例如“改类 3810 排水”。",
     "extend": "延期请发“延期 工单号 天数 原因”，例如“延期 3810 7 等配件”（1到90天）；要让反映人看到原因，写在“回复：”后面。",
+    "chase": "催办请发“催办 工单号 [说明]”，例如“催办 3810 居民又来问了”。",
     "return": "退单请发“退单 工单号 原因”，例如“退单 3810 不属于物业管”，工单回到待派单。",
     "list": "查看工单请发“工单 未办结”“工单 超期”或“工单 3810”；也可按“今天”“本周”“紧急”“已办结”、小区或类别筛选，如“工单 金穗小区 紧急”。",
     "register": "代为登记请发“登记 来源:议事会 问题内容”，例如“登记 来源:议事会 金穗小区健身器材需要增设”。",
@@ -204,7 +211,8 @@ STAFF_USAGE = {
 STAFF_HELP = "社区工作人员处理命令（工单号可写 3810 或 #3810）：\n" + "\n".join(
     f"· {STAFF_USAGE[k]}"
     for k in (
-        "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "extend", "return", "list", "register",
+        "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "extend", "return", "chase", "list",
+        "register",
         "confirm", "ignore", "false_positive",
     )
 ) + "\n也可以直接说：“3810派给物业”“3810、3811 都办结了：已处理”“3811并入3810”。"
@@ -238,6 +246,8 @@ def staff_done_what(action: str, *, assignee: str | None = None, note: str | Non
         return f"已并入工单 #{other}"
     if action == "extend":
         return f"已延期至{other}" + (f"（{note}）" if note else "")
+    if action == "chase":
+        return f"已催办{assignee}" + (f"（{other}）" if other else "")
     if action == "return":
         return "已退回，待重新派单" + (f"（{note}）" if note else "")
     if action == "reclassify":
@@ -320,6 +330,7 @@ LIST_MORE = "……还有 {n} 件没列出，可加上条件缩小范围（如�
 LIST_WHERE_HEADER = "工单（{words}）{n} 件："
 LIST_WHERE_EMPTY = "没有符合条件的工单（{words}）。"
 OVERDUE_REMINDER = "【超期提醒】{community}有 {n} 件工单已过办理期限，请抓紧处理："
+DUE_SOON_REMINDER = "今天到期 {n} 件，请抓紧："
 CANDIDATES_WAITING = "另有 {n} 条群消息待确认是不是要处理的问题，发“工单 待确认”查看。"
 
 # ---------------------------------------------------------------- messages held for review (待确认)

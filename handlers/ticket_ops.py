@@ -37,6 +37,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "extend": (S.OPEN, None),
     # 退单 N 原因: the assignee hands it back with grounds; it waits to be dispatched again.
     "return": (frozenset({S.ASSIGNED, S.IN_PROGRESS}), S.NEW),
+    # 催办 N: a chase, recorded; the overdue reminder lists what is due today and what is late every morning.
+    "chase": (S.OPEN, None),
     "reopen": (frozenset({S.RESOLVED, S.CLOSED, S.REJECTED}), S.REOPENED),
     # 误报: the bot filed something that is not a problem. Withdrawn quietly; its message is labelled chat.
     "false_positive": (S.ALL - {S.WITHDRAWN, S.DUPLICATE, S.REJECTED}, S.REJECTED),
@@ -129,6 +131,8 @@ class TicketOps:
             return await self._reclassify(session, t, cmd.arg or "", actor=actor, now=now)
         if cmd.action == "extend":
             return await self._extend(session, t, cmd.arg or "", actor=actor, now=now)
+        if cmd.action == "chase":
+            return self._chase(session, t, cmd.arg, actor=actor, now=now)
         to_status = self._check(t, cmd.action)
         assert to_status is not None
         note = cmd.arg
@@ -219,6 +223,17 @@ class TicketOps:
             replies += await self.notifier.status_notice(session, t, "follow_up", now=now, other=str(after_days))
         return replies
 
+    def _chase(self, session: AsyncSession, t: Ticket, note: str | None, *, actor: Actor, now: datetime) -> Change:
+        self._check(t, "chase")
+        due = as_utc(t.due_at)
+        when = (f"已超期{(now - due).days + 1}天" if now > due else f"{texts.md(due, self.tz)}到期") if due else ""
+        who = t.assignee or "工作人员"
+        event = repo.add_event(
+            session, t, action="chase", actor_id=actor.id, actor_name=actor.name, from_status=t.status,
+            to_status=t.status, note=f"催办{who}" + (f"：{note}" if note else ""), at=now,
+        )
+        return self._change(t, event, "chase", [], assignee=who, other=when, note=note)
+
     async def _extend(self, session: AsyncSession, t: Ticket, arg: str, *, actor: Actor, now: datetime) -> Change:
         self._check(t, "extend")
         m = _DAYS.match(arg)
@@ -254,7 +269,8 @@ class TicketOps:
         place = " ".join(p for p in (t.estate, _place(t)) if p)
         due = as_utc(t.due_at)
         parts = [f"#{t.number}", self.taxonomy.name_of(t.category)]
-        parts.append(t.summary + (f"（{place}）" if place and place not in t.summary else ""))
+        extra = texts.missing_place(place, t.summary)
+        parts.append(t.summary + (f"（{extra}）" if extra else ""))
         parts.append(texts.status_words(t.status, assignee=t.assignee, duplicate_of=t.duplicate_of))
         if due is not None and t.status in S.OPEN:
             late = (now - due).days
@@ -350,6 +366,13 @@ class TicketOps:
         by_community: dict[str, list[Ticket]] = {c: [] for c, n in (waiting or {}).items() if n}
         for t in tickets:
             by_community.setdefault(t.community or "", []).append(t)
+        # Due within the day: chased before they are late.
+        soon: dict[str, list[Ticket]] = {}
+        for t in await repo.find_tickets(session, overdue_at=now + timedelta(days=1), limit=500):
+            due = as_utc(t.due_at)
+            if due is not None and due >= now:
+                soon.setdefault(t.community or "", []).append(t)
+                by_community.setdefault(t.community or "", [])
         replies: list[Reply] = []
         for community, items in by_community.items():
             rooms = await repo.committee_rooms(session, community or None)
@@ -361,6 +384,10 @@ class TicketOps:
                 lines += [self.line(t, now=now) for t in items[:LIST_LIMIT]]
                 if len(items) > LIST_LIMIT:
                     lines.append(texts.LIST_MORE.format(n=len(items) - LIST_LIMIT))
+            due_soon = soon.get(community, [])
+            if due_soon:
+                lines.append(texts.DUE_SOON_REMINDER.format(n=len(due_soon)))
+                lines += [self.line(t, now=now) for t in due_soon[:LIST_LIMIT]]
             held = (waiting or {}).get(community, 0)
             if held:
                 lines.append(texts.CANDIDATES_WAITING.format(n=held))

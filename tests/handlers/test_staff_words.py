@@ -213,3 +213,19 @@ def test_natural_phrasings(text, action, numbers, arg):
 )
 def test_what_is_not_a_command(text):
     assert parse_loose(text) is None
+
+
+async def test_a_chase_is_recorded_and_the_morning_reminder_lists_what_is_due_today(app, chat, clock):
+    from datetime import timedelta
+
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")  # 设施报修: due in 7 days
+    b = await _report(chat, "6栋下水道堵了，污水冒出来", sender="李叔")  # 供排水: due in 3 days
+    await chat.say(f"派单 {a} 物业", sender="刘主任", room=COMMITTEE)
+    clock.now += timedelta(days=6, hours=12)  # a is due within the day; b is late
+    [confirm] = await chat.say(f"{a}、{b} 催办", sender="刘主任", room=COMMITTEE)
+    assert confirm.text.count("已催办") == 2 and "已催办物业" in confirm.text and "已超期" in confirm.text, confirm.text
+    before = len(chat.sent)
+    assert await app.remind_overdue() == 1
+    [reminder] = chat.sent[before:]
+    late, due = reminder.text.split("今天到期")
+    assert f"#{b}" in late and f"#{a}" in due, reminder.text
