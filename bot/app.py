@@ -166,8 +166,7 @@ class App:
             return await ops.overdue_reminders(session, now, waiting=waiting)
 
         # Once a day across instances: the run's claim row commits with the reminders it queues.
-        day = self.clock().astimezone(ZoneInfo(self.settings.schedule.timezone)).date().isoformat()
-        return len(await self.dispatcher.post(produce, run=("overdue-reminder", day)))
+        return len(await self.dispatcher.post(produce, run=("overdue-reminder", self._today())))
 
     async def follow_up(self) -> int:
         """回访: reporters who have not rated a ticket resolved `schedule.follow_up_days` ago are asked once, in
@@ -179,8 +178,11 @@ class App:
         async def produce(session: AsyncSession, now: datetime) -> list[Reply]:
             return await ops.follow_ups(session, now, after_days=days, window_days=FEEDBACK_WINDOW_DAYS)
 
-        day = self.clock().astimezone(ZoneInfo(self.settings.schedule.timezone)).date().isoformat()
-        return len(await self.dispatcher.post(produce, run=("follow-up", day)))
+        return len(await self.dispatcher.post(produce, run=("follow-up", self._today())))
+
+    def _today(self) -> str:
+        """The local date (schedule.timezone): the key of a daily job's run."""
+        return self.clock().astimezone(ZoneInfo(self.settings.schedule.timezone)).date().isoformat()
 
     def digest_jobs(self) -> list[tuple[str, str, Job]]:
         """The committee digest on its configured schedule, and an hourly retry of one not yet delivered."""

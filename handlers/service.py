@@ -1,4 +1,5 @@
-"""The message pipeline: inbox first (group commit), handling in ordered batches, replies through a committed outbox."""
+"""The message pipeline: inbox first (group commit), understanding before the write, handling in ordered batches,
+replies committed with it and sent through the outbox (handlers/outbox.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ import logging
 import os
 import re
 import socket
-import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,34 +23,25 @@ from handlers.envelope import (
     inbox_fields,
     message_from_inbox,
     outbox_row,
-    reply_from_outbox,
     sanitize,
 )
 from handlers.identity import Identities, Organisation
 from handlers.limits import Limits
+from handlers.outbox import Outbox, Queued, Send, in_unit
 from handlers.report import problem_texts
 from handlers.router import Router
 from handlers.types import IncomingMessage, Reply
 from nlp.privacy import Privacy
 from nlp.types import Classification
 from storage import jobs, messages
-from storage.models import InboxStatus, as_utc
+from storage.models import InboxStatus
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[Reply], Awaitable[None]]
 Classify = Callable[[str], Awaitable[Classification]]
 Normalize = Callable[[str], str]
 
-FLUSH_CHUNK = 10  # replies claimed at a time by a flush: few enough to be sent well within the lease
-REFUSED_FIRST, REFUSED_MAX = 30.0, 3600.0  # seconds before retrying a refused reply, doubling per refusal
 MAX_TEXT = 20_000  # longer messages are kept whole in the inbox but only this much is understood
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class Stages(Protocol):
@@ -65,14 +55,6 @@ class Stages(Protocol):
     async def late(self, text: str, current: Classification) -> Classification: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Queued:
-    """A reply committed to the outbox (row id), waiting to be sent."""
-
-    outbox_id: int
-    reply: Reply
-
-
 @dataclass(eq=False)
 class _Job:
     """One message on its way through: recorded (durable), then handled (replies committed and sent)."""
@@ -81,33 +63,7 @@ class _Job:
     recorded: asyncio.Future[None]
     handled: asyncio.Future[list[Reply]]
     inbox_id: int | None = None
-
-
-class _SentMarks:
-    """Replies sent, recorded as sent soon after: at once when sends are slow (WeChat's pace, a couple of seconds
-    apart, so a crash resends at most the one reply in flight), in small groups when they are fast (the console,
-    where a commit per reply would be the bottleneck)."""
-
-    EVERY = 0.25  # seconds: the longest a sent reply waits to be recorded
-    GROUP = 32
-
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.dispatcher = dispatcher
-        self.ids: list[int] = []
-        self.count = 0
-        self.since = time.monotonic()
-
-    async def add(self, outbox_id: int) -> None:
-        self.ids.append(outbox_id)
-        self.count += 1
-        if len(self.ids) >= self.GROUP or time.monotonic() - self.since >= self.EVERY:
-            await self.commit()
-
-    async def commit(self) -> None:
-        if self.ids:
-            ids, self.ids = self.ids, []
-            await self.dispatcher._with_retry(lambda s: messages.mark_outbox_sent(s, ids))
-        self.since = time.monotonic()
+    texts: tuple[str, str, bool] | None = None  # (raw, normalised, mentioned), once worked out (_understand)
 
 
 class Dispatcher:
@@ -146,6 +102,7 @@ class Dispatcher:
         # so a restarted instance takes up its own claims at once; another instance waits for them to lapse.
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.lease = lease
+        self.outbox = Outbox(sessions=sessions, send=send, clock=clock, owner=self.owner, lease=lease, retries=retries)
         self.privacy = privacy or Privacy()
         self.sessions = sessions
         self.router = router
@@ -155,17 +112,14 @@ class Dispatcher:
         self._understand_slots = asyncio.Semaphore(understand_concurrency)
         self.normalize = normalize
         self.identities = Identities(organisation, member_cache_seconds=member_cache_seconds)
-        self.send = send
         self.clock = clock
         self.retries = retries
         self.batch_size = batch_size
         self._mention = re.compile(r"@" + re.escape(bot_name) + r"[\u2005\u0020\s]?") if bot_name else None
-        self._send_lock = asyncio.Lock()
         self._record_q: asyncio.Queue[_Job] = asyncio.Queue()
         self._handle_q: asyncio.Queue[_Job] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self._in_flight: set[str] = set()
-        self._backlog = True  # unsent replies may exist (at start: from the last run)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -231,10 +185,7 @@ class Dispatcher:
 
     async def flush_outbox(self) -> int:
         """Send committed replies that have not been sent yet (held, or queued while sending failed), in order."""
-        if self.send is None:
-            return 0
-        async with self._send_lock:
-            return await self._flush_locked()
+        return await self.outbox.flush()
 
     async def post(
         self,
@@ -257,7 +208,7 @@ class Dispatcher:
             return replies
 
         replies = await self._with_retry(unit)
-        self._backlog = True
+        self.outbox.backlog = True
         await self.flush_outbox()
         return replies
 
@@ -305,7 +256,7 @@ class Dispatcher:
             try:
                 understood = await self._understand(batch)
                 results = await self._handle_batch(batch, understood)
-                await self._deliver([r for _, replies in results for r in replies])
+                await self.outbox.deliver([r for _, replies in results for r in replies])
                 for job, replies in results:
                     if not job.handled.done():
                         job.handled.set_result([q.reply for q in replies])
@@ -336,7 +287,8 @@ class Dispatcher:
             msg = job.msg
             if job.inbox_id is None or msg.kind != "text":
                 continue
-            raw, text, _ = self._texts(msg)
+            job.texts = self._texts(msg)  # kept: handling reads the same texts, not normalised twice
+            raw, text, _ = job.texts
             if not text.strip() or text in answers:
                 continue
             early = answers[text] = stages.early(text)
@@ -399,7 +351,7 @@ class Dispatcher:
 
     async def _handle_batch(
         self, batch: list[_Job], understood: dict[str, Classification] | None = None
-    ) -> list[tuple[_Job, list[_Queued]]]:
+    ) -> list[tuple[_Job, list[Queued]]]:
         understood = understood or {}
         try:
             # What a rolled-back transaction upserted (a room seen for the first time) is written again.
@@ -427,7 +379,7 @@ class Dispatcher:
 
     async def _handle_in(
         self, session: AsyncSession, batch: list[_Job], understood: dict[str, Classification]
-    ) -> list[tuple[_Job, list[_Queued]]]:
+    ) -> list[tuple[_Job, list[Queued]]]:
         classify = self._classifier(understood)
         claimed = await messages.claim_inbox(session, [j.inbox_id for j in batch if j.inbox_id is not None])
         handled: list[tuple[_Job, list[Reply]]] = []
@@ -436,7 +388,7 @@ class Dispatcher:
             if job.inbox_id not in claimed:  # another instance handled it meanwhile
                 handled.append((job, []))
                 continue
-            outcome, status = await self._route(session, job.msg, classify)
+            outcome, status = await self._route(session, job.msg, classify, job.texts)
             handled.append((job, outcome.replies))
             finished.append(
                 {
@@ -456,120 +408,22 @@ class Dispatcher:
             )
         )
         await messages.finish_many(session, finished)
-        return [(job, [_Queued(next(ids), r) for r in replies]) for job, replies in handled]
-
-    # ------------------------------------------------------------ replies
-
-    async def _deliver(self, queued: list[_Queued]) -> None:
-        """Send just-committed replies; after any earlier failure, go through the outbox to keep the order."""
-        if self.send is None or not queued:
-            return
-        async with self._send_lock:
-            if self._backlog:
-                await self._flush_locked()
-                return
-            now = self.clock()
-            sent = _SentMarks(self)
-            try:
-                for q in queued:
-                    if q.reply.not_before is not None and as_utc(q.reply.not_before) > now:
-                        self._backlog = True  # held for quiet hours: the periodic flush sends it
-                        continue
-                    try:
-                        await self.send(q.reply)
-                    except Exception:
-                        log.exception("sending a reply failed; it stays queued in the outbox")
-                        self._backlog = True
-                        break
-                    await sent.add(q.outbox_id)
-            finally:
-                await sent.commit()
-
-    async def _flush_locked(self) -> int:
-        """Send due unsent replies in order, a few at a time, each chunk claimed first (so another instance
-        sending from the same outbox never sends the same reply). A lost link stops the flush (the next login
-        or the periodic flush goes on); a reply the platform refuses waits longer before each retry and lets
-        the ones after it go."""
-        assert self.send is not None, "callers check that there is a channel to send on"
-        total = 0
-        while True:
-            now = self.clock()
-            rows = await self._with_retry(
-                lambda s, now=now: messages.claim_outbox(
-                    s, owner=self.owner, now=now, until=now + self.lease, limit=FLUSH_CHUNK
-                )
-            )
-            sent = _SentMarks(self)
-            left: list[int] = []
-            failed = False
-            try:
-                for i, row in enumerate(rows):
-                    assert row.id is not None  # a stored row
-                    try:
-                        await self.send(reply_from_outbox(row))
-                    except (ConnectionError, TimeoutError) as exc:
-                        log.warning("sending reply %s failed (%s); it stays queued", row.id, type(exc).__name__)
-                        failed = True
-                        left = [r.id for r in rows[i:] if r.id is not None]
-                        break
-                    except Exception as exc:
-                        await self._refused(row.id, row.attempts, exc)
-                        continue
-                    await sent.add(row.id)
-            finally:
-                await sent.commit()
-                if left:  # others may try them at once rather than after the lease
-                    await self._with_retry(lambda s, ids=left: messages.release_outbox(s, ids, owner=self.owner))
-            total += sent.count
-            if failed:
-                self._backlog = True
-                return total
-            if len(rows) < FLUSH_CHUNK:
-                break
-        async with self.sessions() as s:
-            held = await messages.unsent_outbox(s, now=datetime.max.replace(tzinfo=UTC), limit=1)
-        self._backlog = bool(held)
-        return total
-
-    async def _refused(self, outbox_id: int, attempts: int, exc: Exception) -> None:
-        """The platform refused one reply (a room the bot left, a file it rejects): retried later, longer each
-        time, up to an hour apart; never dropped, and never holding back the replies after it."""
-        wait = min(REFUSED_FIRST * 2**attempts, REFUSED_MAX)
-        until = self.clock() + timedelta(seconds=wait)
-        n = await self._with_retry(lambda s: messages.defer_outbox(s, outbox_id, owner=self.owner, until=until))
-        level = logging.ERROR if n >= 5 else logging.WARNING
-        log.log(level, "reply %s refused %d time(s) (%s: %s); next try in %d s", outbox_id, n,
-                type(exc).__name__, str(exc)[:200], wait)
+        return [(job, [Queued(next(ids), r) for r in replies]) for job, replies in handled]
 
     # ------------------------------------------------------------ steps
 
     async def _with_retry(self, fn, *, rolled_back: Callable[[], None] | None = None):
-        """Run `fn(session)` and commit, retrying on a busy or dropped database; `rolled_back` is told each
-        time a transaction was rolled back, so caches of what it wrote (rooms recorded) are dropped."""
-        delay = 0.05
-        for attempt in range(self.retries + 1):
-            try:
-                async with self.sessions() as session:
-                    result = await fn(session)
-                    await session.commit()
-                    return result
-            except Exception as exc:
-                if rolled_back is not None:
-                    rolled_back()
-                if attempt >= self.retries or not _is_transient(exc):
-                    raise
-                log.warning("database busy or disconnected (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay *= 4
-        raise AssertionError("unreachable")
+        return await in_unit(self.sessions, fn, retries=self.retries, rolled_back=rolled_back)
 
-    async def _route(self, session: AsyncSession, msg: IncomingMessage, classify: Classify) -> tuple[Outcome, str]:
+    async def _route(
+        self, session: AsyncSession, msg: IncomingMessage, classify: Classify, texts: tuple[str, str, bool] | None
+    ) -> tuple[Outcome, str]:
         room = await self.identities.room(session, msg, self.clock())
         # Photos go to the conversation layer (attached to a report); other kinds are recorded, not handled.
         if room is None or msg.kind not in ("text", "image"):
             return Outcome(intent=None), InboxStatus.IGNORED
         image = msg.kind == "image"
-        raw, text, mentioned = self._texts(msg)
+        raw, text, mentioned = texts if texts is not None else self._texts(msg)
         if not text.strip() and not mentioned and not image:
             return Outcome(intent="chat"), InboxStatus.DONE
         actor = await self.identities.actor(session, msg, room)
