@@ -132,9 +132,10 @@ async def _with_app(settings: Settings, body, *, classify: bool) -> int:
 
 def _ops(settings: Settings, taxonomy):
     from bot.app import build_notifier
+    from bot.rooms import build_units
     from handlers.ticket_ops import TicketOps
 
-    return TicketOps(taxonomy=taxonomy, notifier=build_notifier(settings))
+    return TicketOps(taxonomy=taxonomy, notifier=build_notifier(settings), units=build_units(settings))
 
 
 def _actor(name: str | None):

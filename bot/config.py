@@ -70,6 +70,18 @@ class StaffSettings(_Strict):
     subdistrict_wide: bool = False  # every community's tickets
 
 
+class UnitSettings(_Strict):
+    """Who tickets are dispatched to besides staff (物业, 网格员 王某, 水务): where dispatches and chases go, and
+    whose ids may accept (签收), return (退单), ask for more time (延期) and report done (办结) on its tickets."""
+
+    name: str = Field(min_length=1, max_length=40)
+    aliases: list[str] = []  # other words staff use for it: 物业公司, 王网格员
+    room_id: str | None = None  # a group with the unit's people (platform id); dispatches and chases go there
+    wechat_id: str | None = None  # or its contact person's private chat; also one of its members
+    members: list[str] = []  # platform ids (on the console: names) who act for the unit
+    communities: list[str] = []  # whose tickets it takes (default: all)
+
+
 class LLMSettings(_Strict):
     base_url: str | None = None
     model: str | None = None
@@ -210,6 +222,7 @@ class Settings(BaseSettings):
     default_community: str = "默认社区"
     ignore_unknown_rooms: bool = False
     staff: list[StaffSettings] = []
+    units: list[UnitSettings] = []
     llm: LLMSettings = LLMSettings()
     taxonomy: TaxonomySettings
     classifier: ClassifierSettings = ClassifierSettings()

@@ -10,6 +10,7 @@ from bot.config import CommunitySettings, RoomSettings, Settings
 from handlers.context import RoomInfo
 from handlers.identity import Organisation
 from handlers.types import Capabilities
+from handlers.units import Unit, Units
 from storage import repo
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,10 @@ def organisation_from(settings: Settings, caps: Capabilities) -> Organisation:
             staff[s.wechat_id] = scope
         if s.name and not caps.ids_trustworthy:
             staff.setdefault(s.name, scope)  # the console: the name typed is the id
+    units = build_units(settings)
     return Organisation(
         rooms=rooms,
+        units=units.members(),
         default_community=settings.default_community,
         ignore_unknown_rooms=settings.ignore_unknown_rooms,
         staff=staff,
@@ -97,3 +100,18 @@ async def bind_configured_rooms(session: AsyncSession, settings: Settings, caps:
                 name, info.community,
             )
     return len(rooms)
+
+
+def build_units(settings: Settings) -> Units:
+    """The units tickets may be dispatched to, from config (`units:`)."""
+    return Units(
+        Unit(
+            name=u.name,
+            aliases=tuple(u.aliases),
+            room_id=u.room_id,
+            contact_id=u.wechat_id,
+            members=frozenset(u.members),
+            communities=frozenset(u.communities) if u.communities else None,
+        )
+        for u in settings.units
+    )

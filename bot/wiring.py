@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import LimitRates, Settings
+from bot.rooms import build_units
 from bot.understanding import Understanding
 from handlers import texts
 from handlers.candidates import Candidates
@@ -39,7 +40,9 @@ def build_notifier(settings: Settings, privacy: Privacy | None = None) -> Notifi
 
 
 def build_ticket_ops(settings: Settings, understanding: Understanding, privacy: Privacy | None = None) -> TicketOps:
-    return TicketOps(taxonomy=understanding.taxonomy, notifier=build_notifier(settings, privacy))
+    return TicketOps(
+        taxonomy=understanding.taxonomy, notifier=build_notifier(settings, privacy), units=build_units(settings)
+    )
 
 
 def build_intake(settings: Settings, understanding: Understanding) -> Intake:
@@ -99,7 +102,7 @@ def build_router(
             HelpHandler(bot_name=settings.bot.name, undo_minutes=settings.bot.undo_minutes),
             ConversationHandler(memory=memory, taxonomy=taxonomy),
             FeedbackHandler(ops=ops),
-            UndoHandler(window_minutes=settings.bot.undo_minutes),
+            UndoHandler(window_minutes=settings.bot.undo_minutes, ops=ops),
             QueryHandler(taxonomy=taxonomy, privacy=privacy, timezone=settings.schedule.timezone),
             ReportHandler(intake=intake, candidates=candidates, ack=settings.bot.ack, limits=limits, memory=memory),
             TalkHandler(

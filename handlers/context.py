@@ -39,10 +39,20 @@ class Actor:
     name: str
     role: str = "unknown"  # staff | area_leader | group_leader | neighbour_leader | resident | unknown
     communities: frozenset[str] | None = frozenset()
+    units: frozenset[str] = frozenset()  # the units from config (物业, 水务) this person acts for
 
     @property
     def is_staff(self) -> bool:
         return self.role == "staff"
+
+    @property
+    def works_tickets(self) -> bool:
+        """Staff, or someone who acts for a unit tickets are dispatched to: their commands are read as such."""
+        return self.is_staff or bool(self.units)
+
+    def acts_for(self, assignee: str | None) -> bool:
+        """They act for the unit a ticket is dispatched to: they may accept, return, ask for time, report done."""
+        return assignee is not None and assignee in self.units
 
     def may_handle(self, community: str | None) -> bool:
         """Staff whose scope covers `community` (a ticket's): they may see its detail and change it."""

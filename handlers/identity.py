@@ -34,6 +34,7 @@ class Organisation:
     default_community: str
     ignore_unknown_rooms: bool = False
     staff: Mapping[str, Scope] = field(default_factory=dict)
+    units: Mapping[str, frozenset[str]] = field(default_factory=dict)  # sender id → the units they act for
     named: Mapping[str, RoomInfo] = field(default_factory=dict)
     names_are_ids: bool = False
 
@@ -119,8 +120,10 @@ class Identities:
         alone never makes anyone staff where ids are real (anyone can rename themselves "刘主任"). Other roles
         (leaders who relay for households) may come from the roster by name.
         """
+        units = self.org.units.get(msg.sender_id, frozenset())
         if msg.sender_id in self.org.staff:
-            return Actor(id=msg.sender_id, name=msg.sender_name, role="staff", communities=self.org.staff[msg.sender_id])
+            staff_scope = self.org.staff[msg.sender_id]
+            return Actor(id=msg.sender_id, name=msg.sender_name, role="staff", communities=staff_scope, units=units)
         key = (msg.sender_id, msg.sender_name)
         cached = self._roles.get(key)
         now = self._monotonic()
@@ -142,4 +145,4 @@ class Identities:
             if len(self._roles) > 50_000:
                 self._roles.clear()
             self._roles[key] = cached
-        return Actor(id=msg.sender_id, name=msg.sender_name, role=cached[0], communities=cached[1])
+        return Actor(id=msg.sender_id, name=msg.sender_name, role=cached[0], communities=cached[1], units=units)

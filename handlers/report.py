@@ -293,8 +293,9 @@ class ReportHandler:
     async def __call__(self, ctx: Context) -> Outcome | None:
         if ctx.msg.kind != "text" or not ctx.text.strip():
             return None
-        if ctx.actor.is_staff and ctx.room.is_committee:
-            # Staff talk about tickets in their own room ("3799那边物业说明天去"); they file with 登记.
+        if (ctx.actor.is_staff and ctx.room.is_committee) or (ctx.actor.units and not ctx.actor.is_staff):
+            # Staff talk about tickets in their own room ("3799那边物业说明天去"), and those who act for a unit
+            # (物业, 水务) talk about the work dispatched to them; they file with 登记.
             return None
         c = await ctx.classification()
         explicit = (ctx.mentioned or ctx.msg.is_private) and _EXPLICIT.match(ctx.text)

@@ -10,7 +10,7 @@ from handlers import texts
 from handlers.candidates import Candidates
 from handlers.context import Context, Outcome, RoomInfo
 from handlers.report import Intake
-from handlers.staff_words import ListWhere, parse_loose, parse_where
+from handlers.staff_words import ListWhere, Loose, guess, parse_loose, parse_where
 from handlers.ticket_ops import OpError, TicketOps
 from handlers.types import Reply
 from nlp.entities import ticket_number as canonical_number
@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 # The first word decides the command; synonyms staff actually use map to the same action.
 VERBS = {
     "派单": "assign",
+    "签收": "accept",
+    "接单": "accept",
+    "同意延期": "grant",
+    "不同意延期": "refuse_extension",
+    "申请延期": "extend",
     "指派": "assign",
     "处理": "start",
     "受理": "start",
@@ -45,10 +50,17 @@ ON_CANDIDATE = {"confirm", "ignore"}
 # Commands that change a ticket: a non-staff sender who writes one gets a refusal.
 MUTATING = {
     "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "register", "confirm", "ignore",
-    "false_positive", "extend", "return", "chase",
+    "false_positive", "extend", "return", "chase", "accept", "grant", "refuse_extension",
 }
 NEEDS_ARG = {"assign", "reject", "reclassify", "extend", "return"}
-BATCHED = {"assign", "start", "resolve", "close", "reject", "false_positive", "chase"}  # one verb, several tickets
+BATCHED = {"assign", "accept", "start", "resolve", "close", "reject", "false_positive", "chase"}
+# What someone acting for a unit (物业, 水务) may do, on the tickets dispatched to it; lists show only those.
+FOR_UNITS = {"accept", "start", "resolve", "return", "extend", "show", "list_open", "list_overdue", "list_where", "help"}
+# The fixed form of each action, to say back what a loose sentence was probably meant as.
+FIXED = {
+    "assign": "派单", "accept": "签收", "start": "处理", "resolve": "办结", "close": "归档", "reject": "驳回",
+    "chase": "催办", "merge": "合并",
+}  # one verb, several tickets
 
 _HEAD = re.compile(r"^\s*[/／]?(" + "|".join(VERBS) + r")(?=$|[\s#＃:：\d])[\s:：]*(.*)$", re.S)
 _NUMBER = re.compile(r"^[#＃]?\s*(\d{1,8})(?=$|[\s、，,和及/:：])\s*(.*)$", re.S)
@@ -108,6 +120,7 @@ class Vocabulary:
 
     estates: frozenset[str] = frozenset()
     categories: dict[str, str] = field(default_factory=dict)
+    assignees: dict[str, str] = field(default_factory=dict)  # the words for units → their names
 
 
 def parse_command(text: str, vocabulary: Vocabulary | None = None) -> Command | CommandError | None:
@@ -156,10 +169,25 @@ def parse_command(text: str, vocabulary: Vocabulary | None = None) -> Command | 
 def from_words(text: str) -> Command | None:
     """A staff member's command in natural words (handlers/staff_words.py), as a Command."""
     loose = parse_loose(text)
-    if loose is None:
-        return None
+    return None if loose is None else _command(loose)
+
+
+def _command(loose: Loose) -> Command:
     first, *rest = loose.numbers
     return Command(loose.action, number=first, arg=loose.arg, target=loose.target, more=tuple(rest))
+
+
+def did_you_mean(cmd: Command) -> str:
+    """The one-line question for a sentence that is almost a command: what it was read as, in the fixed form."""
+    numbers = "、".join((cmd.number or "", *cmd.more))
+    if cmd.action == "merge":
+        return texts.DID_YOU_MEAN.format(
+            what=f"把 #{cmd.number} 并入 #{cmd.target}", fixed=f"合并 {cmd.number} 到 {cmd.target}"
+        )
+    verb = FIXED.get(cmd.action, texts.ACTION_WORDS.get(cmd.action, cmd.action))
+    what = f"把 #{numbers} 派给{cmd.arg}" if cmd.action == "assign" else f"{verb} #{numbers}"
+    fixed = " ".join(p for p in (verb, numbers, cmd.arg or "") if p)
+    return texts.DID_YOU_MEAN.format(what=what, fixed=fixed)
 
 
 def _parse_list(rest: str, vocabulary: Vocabulary) -> Command | None:
@@ -183,7 +211,9 @@ def _parse_list(rest: str, vocabulary: Vocabulary) -> Command | None:
     n = _NUMBER.match(rest)
     if n and not n.group(2) and source is None and int(n.group(1)) > 0:
         return Command("show", number=ticket_number(n.group(1)))
-    where = parse_where(rest, estates=vocabulary.estates, categories=vocabulary.categories)
+    where = parse_where(
+        rest, estates=vocabulary.estates, categories=vocabulary.categories, assignees=vocabulary.assignees
+    )
     if where is not None:
         return Command("list_where", source=source, where=where)
     return None
@@ -207,6 +237,7 @@ class StaffHandler:
     def __init__(
         self, *, ops: TicketOps, intake: Intake, candidates: Candidates, estates: frozenset[str] = frozenset()
     ) -> None:
+        units = {w: u.name for u in ops.units.all for w in u.words}
         self.ops = ops
         self.intake = intake
         self.candidates = candidates
@@ -214,17 +245,23 @@ class StaffHandler:
         for c in intake.taxonomy.categories:  # the short names staff say: 排水 for 供排水, 报修 for 设施报修
             for short in (c.name[-2:], c.name[:2]):
                 categories.setdefault(short, c.code)
-        self.vocabulary = Vocabulary(estates=estates, categories=categories)
+        self.vocabulary = Vocabulary(estates=estates, categories=categories, assignees=units)
 
     async def __call__(self, ctx: Context) -> Outcome | None:
         if ctx.msg.kind != "text":
             return None
         parsed = parse_command(ctx.text, self.vocabulary)
-        if parsed is None and ctx.actor.is_staff:
+        if parsed is None and ctx.actor.works_tickets:
             parsed = from_words(ctx.text)  # "3799派给物业", "5106、5201 都办结了：已处理"
+            if parsed is None and (almost := guess(ctx.text, assignees=frozenset(self.vocabulary.assignees))):
+                # "12派给物业", "3799 物业": probably a command; asked back in one line, nothing done
+                return Outcome(replies=[Reply.to(ctx.msg, did_you_mean(_command(almost)))], intent="command")
         if parsed is None:
             return None
-        if not ctx.actor.is_staff:
+        if not ctx.actor.is_staff and ctx.actor.units and isinstance(parsed, Command) and parsed.action not in FOR_UNITS:
+            words = texts.ACTION_WORDS.get(parsed.action, FIXED.get(parsed.action, "这个操作"))
+            return Outcome(replies=[Reply.to(ctx.msg, texts.STAFF_STEP_ONLY.format(action=words))], intent="command")
+        if not ctx.actor.works_tickets:
             if isinstance(parsed, CommandError) or parsed.action in ("show", "help"):
                 return None  # an ordinary message after all, or a status query: later handlers answer it
             log.info("refused %s from non-staff %s", parsed.action, ctx.actor.id)

@@ -26,7 +26,8 @@ _RESOLVE = re.compile(
     r"(?:已经?办结|都?办结了?|办好了|办完了|办妥|已经?处理完|处理完了|处理好了|已经?解决|解决了|修好了|已修复|搞定|"
     r"弄好了|已经?完成|完成了)"
 )
-_START = re.compile(r"(?:受理了?|开始处理|正在处理|在处理了?|已受理|签收了?|已签收|在跟进|跟进中)")
+_START = re.compile(r"(?:受理了?|开始处理|正在处理|在处理了?|已受理|在跟进|跟进中)")
+_ACCEPT = re.compile(r"(?:签收了?|已签收|收到了?派单|接单了?|已接单)")
 _CLOSE = re.compile(r"(?:关闭|归档)")
 _REJECT = re.compile(r"(?:驳回|退回)")
 _CHASE = re.compile(r"(?:催办|督办|催一下|催一催|催催)")
@@ -45,8 +46,12 @@ class Loose:
     target: str | None = None  # merge: the ticket that stays
 
 
-def _numbers(text: str) -> list[tuple[str, int, int]]:
-    return [(m.group(1), m.start(), m.end()) for m in _NUMBER.finditer(text) if int(m.group(1)) > 0]
+# Any number that may be a ticket's, also a short one ("12派给物业"): read only to ask back, never acted on.
+_ANY_NUMBER = re.compile(_NUMBER.pattern.replace(r"(\d{3,8})", r"(\d{1,8})", 1))
+
+
+def _numbers(text: str, pattern: re.Pattern[str] = _NUMBER) -> list[tuple[str, int, int]]:
+    return [(m.group(1), m.start(), m.end()) for m in pattern.finditer(text) if int(m.group(1)) > 0]
 
 
 def _clean(s: str) -> str:
@@ -71,10 +76,10 @@ def _run_of_numbers(text: str, found: list[tuple[str, int, int]]) -> list[str]:
     return [ticket_number(n[0]) for n in run]
 
 
-def parse_loose(text: str) -> Loose | None:
+def parse_loose(text: str, *, pattern: re.Pattern[str] = _NUMBER) -> Loose | None:
     """The staff command a natural sentence gives, or None when it is not clearly one."""
     text = text.strip()
-    found = _numbers(text)
+    found = _numbers(text, pattern)
     if not found or len(text) > 200 or _QUESTION.search(text):
         return None  # "3799修好了没": a question about it, answered as one
     if m := _MERGE.search(text):
@@ -93,7 +98,8 @@ def parse_loose(text: str) -> Loose | None:
         # "王网格员 尽快上门调解": the assignee, then a note for them (ticket_ops splits it the same way).
         return Loose("assign", tuple(_run_of_numbers(text, head)), arg=f"{who[:100]} {extra}".strip())
     for action, pattern in (
-        ("resolve", _RESOLVE), ("reject", _REJECT), ("close", _CLOSE), ("start", _START), ("chase", _CHASE)
+        ("resolve", _RESOLVE), ("reject", _REJECT), ("close", _CLOSE), ("accept", _ACCEPT), ("start", _START),
+        ("chase", _CHASE),
     ):
         m = pattern.search(text)
         if not m:
@@ -111,11 +117,30 @@ def parse_loose(text: str) -> Loose | None:
     return None
 
 
+def guess(text: str, *, assignees: frozenset[str]) -> Loose | None:
+    """What a staff message that is almost a command probably means, to ask back ("您是要…吗？") rather than act:
+    a short number with a verb ("12派给物业"), or a number and a unit with no verb ("3799 物业")."""
+    text = text.strip()
+    if len(text) > 60 or _QUESTION.search(text):
+        return None
+    if (loose := parse_loose(text, pattern=_ANY_NUMBER)) is not None:
+        return loose
+    found = _numbers(text, _ANY_NUMBER)
+    if len(found) != 1:
+        return None
+    rest = _clean(text[: found[0][1]] + " " + text[found[0][2]:])
+    rest = re.sub(r"^(?:给|交|转|让)", "", rest)
+    who = next((w for w in sorted(assignees, key=len, reverse=True) if rest.startswith(w)), None)
+    if who is None:
+        return None
+    return Loose("assign", (ticket_number(found[0][0]),), arg=who)
+
+
 # ---------------------------------------------------------------- list filters: 工单 今天 / 紧急 / 已办结 / 金穗小区
 
 STATUS_WORDS = {
     "新": "new", "新登记": "new", "待派单": "new", "未派单": "new", "待受理": "new",
-    "已派单": "assigned", "已派": "assigned", "已指派": "assigned",
+    "已派单": "assigned", "已派": "assigned", "已指派": "assigned", "待签收": "assigned", "未签收": "assigned",
     "处理中": "in_progress", "办理中": "in_progress", "在处理": "in_progress", "在办理": "in_progress",
     "已办结": "resolved", "办结": "resolved", "已解决": "resolved",
     "已归档": "closed", "已关闭": "closed", "归档": "closed",
@@ -140,6 +165,7 @@ class ListWhere:
     estate: str | None = None
     category: str | None = None  # a category code
     words: tuple[str, ...] = ()  # what the staff member wrote, for the list's header
+    assignee: str | None = None  # a unit's name: what was dispatched to it
 
     @property
     def open_only(self) -> bool:
@@ -147,12 +173,16 @@ class ListWhere:
         return self.status is None and self.since is None
 
 
-def parse_where(rest: str, *, estates: frozenset[str], categories: dict[str, str]) -> ListWhere | None:
-    """The filters after 工单 ("今天 紧急", "金穗小区 已办结", "排水"), or None if a word is not one of them."""
+def parse_where(
+    rest: str, *, estates: frozenset[str], categories: dict[str, str], assignees: dict[str, str] | None = None
+) -> ListWhere | None:
+    """The filters after 工单 ("今天 紧急", "金穗小区 已办结", "排水", "物业 待签收"), or None if a word is not one
+    of them. `assignees`: the words for units, to their names."""
+    assignees = assignees or {}
     words = [w for w in re.split(r"[\s，,、·]+", rest.strip()) if w]
     if not words:
         return None
-    since = status = estate = category = None
+    since = status = estate = category = assignee = None
     urgent = overdue = False
     for w in words:
         if w in SINCE_WORDS and since is None:
@@ -167,8 +197,10 @@ def parse_where(rest: str, *, estates: frozenset[str], categories: dict[str, str
             status = STATUS_WORDS[w]
         elif w in estates and estate is None:
             estate = w
+        elif w in assignees and assignee is None:  # before categories: "物业" is a unit where one is so named
+            assignee = assignees[w]
         elif w in categories and category is None:
             category = categories[w]
         else:
             return None
-    return ListWhere(since, urgent, overdue, status, estate, category, tuple(words))
+    return ListWhere(since, urgent, overdue, status, estate, category, tuple(words), assignee)

@@ -20,12 +20,19 @@ STATUS_WORDS = {
 ACTION_WORDS = {
     "created": "登记",
     "assign": "派单",
+    "accept": "签收",
     "start": "开始处理",
     "resolve": "办结",
     "close": "归档",
     "reject": "答复",
     "merge": "合并",
     "extend": "延期",
+    "extend_request": "申请延期",
+    "extend_refused": "不同意延期",
+    "grant": "同意延期",
+    "refuse_extension": "不同意延期",
+    "undo": "撤回",
+    "unmerge": "撤回合并",
     "return": "退单",
     "follow_up": "回访",
     "chase": "催办",
@@ -192,6 +199,7 @@ STAFF_ONLY = "不好意思，这个命令只有社区工作人员可以用。有
 
 STAFF_USAGE = {
     "assign": "派单请发“派单 工单号 处理人”，例如“派单 3810 物业”。",
+    "accept": "签收请发“签收 工单号”，例如“签收 3810”。",
     "start": "开始处理请发“处理 工单号”，例如“处理 3810”。",
     "resolve": "办结请发“办结 工单号 处理情况”；要让反映人看到的话写在“回复：”后面，例如“办结 3810 回复：已疏通”。",
     "close": "归档请发“关闭 工单号”，例如“关闭 3810”。",
@@ -201,6 +209,9 @@ STAFF_USAGE = {
     "extend": "延期请发“延期 工单号 天数 原因”，例如“延期 3810 7 等配件”（1到90天）；要让反映人看到原因，写在“回复：”后面。",
     "chase": "催办请发“催办 工单号 [说明]”，例如“催办 3810 居民又来问了”。",
     "return": "退单请发“退单 工单号 原因”，例如“退单 3810 不属于物业管”，工单回到待派单。",
+    "grant": "同意延期请发“同意延期 工单号”；不同意请发“不同意延期 工单号 原因”。",
+    "refuse_extension": "不同意延期请发“不同意延期 工单号 原因”，例如“不同意延期 3810 居民等不了”。",
+    "undo": "撤回自己刚做的一步请发“撤回 工单号”，例如“撤回 3810”。",
     "list": "查看工单请发“工单 未办结”“工单 超期”或“工单 3810”；也可按“今天”“本周”“紧急”“已办结”、小区或类别筛选，如“工单 金穗小区 紧急”。",
     "register": "代为登记请发“登记 来源:议事会 问题内容”，例如“登记 来源:议事会 金穗小区健身器材需要增设”。",
     "confirm": "确认待确认的消息请发“确认 编号”，可加类别，例如“确认 3”或“确认 3 排水”；发“工单 待确认”看列表。",
@@ -211,13 +222,19 @@ STAFF_USAGE = {
 STAFF_HELP = "社区工作人员处理命令（工单号可写 3810 或 #3810）：\n" + "\n".join(
     f"· {STAFF_USAGE[k]}"
     for k in (
-        "assign", "start", "resolve", "close", "reject", "merge", "reclassify", "extend", "return", "chase", "list",
-        "register",
+        "assign", "accept", "start", "resolve", "close", "reject", "merge", "reclassify", "extend", "grant", "return",
+        "chase", "list", "register",
         "confirm", "ignore", "false_positive",
     )
 ) + "\n也可以直接说：“3810派给物业”“3810、3811 都办结了：已处理”“3811并入3810”。"
 
 STAFF_DONE = "好的，工单 #{number}（{summary}）{what}。"
+DID_YOU_MEAN = "您是要{what}吗？是的话请发“{fixed}”。"
+STAFF_STEP_ONLY = "“{action}”要由社区工作人员来做；您可以签收、办结、退单或申请延期。"
+STAFF_NOT_A_UNIT = "{who}不在联系名单里，我没法通知到，请另行转告。"
+STAFF_UNDO_NOTHING = "工单 #{number} 的最后一步不是您做的，或不能撤回；只能撤回自己刚做的最后一步。"
+STAFF_UNDO_LATE = "工单 #{number} 的这一步已超过 {minutes} 分钟，不能撤回了，请直接做正确的操作。"
+STAFF_NO_EXTENSION_ASKED = "工单 #{number} 没有待批的延期申请。要直接延期请发“延期 {number} 天数 原因”。"
 STAFF_DONE_NOTIFIED = "已告知反映人。"
 STAFF_DONE_ASKED = "已告知反映人并请其评价。"
 STAFF_DONE_HELD = "现在是夜间免打扰时段，明早再告知反映人。"
@@ -234,6 +251,14 @@ def staff_done_what(action: str, *, assignee: str | None = None, note: str | Non
     """What the staff member just did, in a few words, for the confirmation."""
     if action == "assign":
         return f"已派给{assignee}" + (f"（{note}）" if note else "")
+    if action == "accept":
+        return "已签收" + (f"，请在{other}前办结" if other else "")
+    if action == "extend_request":
+        return f"延期{other}天的申请已报社区，批了会告诉您"
+    if action == "extend_refused":
+        return f"已告知{assignee or '处理人'}不同意延期"
+    if action == "undo":
+        return f"的“{other}”已撤回"
     if action == "start":
         return "已标记为正在处理"
     if action == "resolve":
@@ -285,6 +310,8 @@ def notice(action: str, number: str, summary: str, *, assignee: str | None, note
     if action == "extend":
         why = f"（{note}）" if note else ""
         return f"您反映的{about}需要多一些时间{why}，预计{other}前办好。"
+    if action == "undo":
+        return f"更正：刚才关于{about}的消息有误，以此为准：目前{other}。"
     return None
 
 

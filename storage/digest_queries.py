@@ -23,8 +23,9 @@ from storage.models import Attachment, Inbox, Ticket, TicketEvent, TicketStatus,
 
 T = Ticket.__table__.c
 E = TicketEvent.__table__.c
-# What staff do to a ticket: its first such step answers the report (响应). Within a day counts as responded.
-STAFF_STEPS = ("assign", "start", "resolve", "close", "reject", "merge", "reclassify", "false_positive")
+# What staff (or the unit it is dispatched to: 签收) do to a ticket: its first such step answers the report
+# (响应). Within a day counts as responded.
+STAFF_STEPS = ("assign", "accept", "start", "resolve", "close", "reject", "merge", "reclassify", "false_positive")
 RESPONSE_DAYS = 1.0
 _Ts = TypeVarTuple("_Ts")
 

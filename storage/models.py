@@ -228,6 +228,8 @@ class TicketEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=20)
     to_status: str | None = Field(default=None, max_length=20)
     note: str | None = Field(default=None, sa_column=Column(Text))
+    # The fields the action changed, as they were (JSON), so its actor can take it back (撤回) for a while.
+    before: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Candidate(SQLModel, table=True):

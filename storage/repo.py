@@ -350,9 +350,11 @@ def add_event(
     to_status: str | None = None,
     note: str | None = None,
     at: datetime | None = None,
+    before: str | None = None,
 ) -> TicketEvent:
     assert ticket.id is not None, "flush the ticket before adding events"
     ev = TicketEvent(
+        before=before,
         at=at or utcnow(),  # the app's clock where the caller has it
         ticket_id=ticket.id,
         actor_id=actor_id,
@@ -383,8 +385,9 @@ def set_status(
     action: str,
     note: str | None = None,
     now: datetime | None = None,
+    before: str | None = None,
 ) -> TicketEvent:
-    """Change a ticket's status and record the event in the same unit of work."""
+    """Change a ticket's status and record the event in the same unit of work (`before`: what it was, for 撤回)."""
     now = now or utcnow()
     from_status = ticket.status
     ticket.status = to_status
@@ -407,4 +410,5 @@ def set_status(
         to_status=to_status,
         note=note,
         at=now,
+        before=before,
     )

@@ -119,8 +119,12 @@ def _listed(
     urgent: bool | None = None,
     estate: str | None = None,
     category: str | None = None,
+    assignees: Collection[str] | None = None,
 ):
-    """The filters a staff list and its count share (`communities`: a staff member's scope; None for all)."""
+    """The filters a staff list and its count share (`communities`: a staff member's scope; None for all;
+    `assignees`: only tickets dispatched to these, for a unit's own list)."""
+    if assignees is not None:
+        stmt = stmt.where(col(Ticket.assignee).in_(sorted(assignees)))
     if since is not None:
         stmt = stmt.where(col(Ticket.created_at) >= since)
     if urgent is not None:

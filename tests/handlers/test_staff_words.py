@@ -196,7 +196,7 @@ async def test_a_reporter_who_has_not_rated_is_asked_once_three_days_after_and_c
         ("5106和5201办结了 回复：已疏通", "resolve", ("5106", "5201"), "已疏通"),
         ("3799已经修好了", "resolve", ("3799",), None),
         ("3799搞定", "resolve", ("3799",), None),
-        ("3799签收了", "start", ("3799",), None),
+        ("3799签收了", "accept", ("3799",), None),
         ("3799退回：不属于社区管", "reject", ("3799",), "不属于社区管"),
         ("3799 归档", "close", ("3799",), None),
     ],
