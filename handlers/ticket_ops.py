@@ -11,7 +11,8 @@ from handlers import texts, workflow
 from handlers.context import Actor
 from handlers.types import Reply
 from handlers.workflow import snapshot
-from nlp.types import Category, Classification, Taxonomy
+from nlp.summary import summarize
+from nlp.types import Category, Classification, Location, Taxonomy
 from storage import repo
 from storage.models import Ticket, TicketEvent, as_utc
 
@@ -154,6 +155,8 @@ class TicketOps(Steps, Views):
             raise OpError(texts.STAFF_SAME_CATEGORY.format(number=t.number, name=cat.name))
         old, before = t.category, snapshot(t)
         t.category = cat.code
+        if t.summary.endswith(self.taxonomy.name_of(old)):  # a title that was only the category's name
+            t.summary = summarize(t.text, cat.name, Location(building=t.building, unit=t.unit, estate=t.estate))[:100]
         if t.status in S.OPEN and not t.urgent:
             t.due_at = self.due_from(t, as_utc(t.created_at) or now)  # the new category's deadline
         t.updated_at = now

@@ -91,6 +91,8 @@ async def test_lists_filter_by_day_urgency_status_estate_and_category(app, chat,
 
     today = await listing("今天")
     assert all(f"#{n}" in today for n in (lamp, fire, drain)), today
+    week = await listing("本周")
+    assert all(f"#{n}" in week for n in (lamp, fire, drain)), week
     urgent = await listing("紧急")
     assert f"#{fire}" in urgent and f"#{lamp}" not in urgent, urgent
     done = await listing("已办结")

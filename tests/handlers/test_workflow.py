@@ -258,3 +258,15 @@ async def test_a_dispatch_to_someone_the_bot_cannot_reach_says_so(app, chat):
     a = await _report(chat, "4栋楼道灯坏了，晚上看不见")
     [confirm, *_] = await chat.say(f"派单 {a} 王师傅", sender="刘主任", room=COMMITTEE)
     assert "已派给王师傅" in confirm.text and "王师傅不在联系名单里" in confirm.text, confirm.text
+
+
+async def test_a_title_that_was_only_the_category_is_rebuilt_on_reclassify(app, chat):
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")
+    async with app.dispatcher.sessions() as s:
+        t = (await s.exec(select(Ticket).where(Ticket.number == a))).one()
+        t.summary = "4栋 设施报修"  # as a title built from nothing but the category read
+        s.add(t)
+        await s.commit()
+    await chat.say(f"改类 {a} 安全", sender="刘主任", room=COMMITTEE)
+    t = await _ticket(app, a)
+    assert t.category == "safety" and "设施报修" not in t.summary and t.summary.startswith("4栋"), t.summary
