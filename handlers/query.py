@@ -15,6 +15,7 @@ from handlers import texts
 from handlers.context import Context, Outcome
 from handlers.notify import ForResidents
 from handlers.types import Reply
+from handlers.workflow import standing
 from nlp.entities import extract_ticket_numbers, ticket_number
 from nlp.privacy import Privacy
 from nlp.similarity import best_match
@@ -121,7 +122,7 @@ class QueryHandler:
         return "none"
 
     async def _status_line(self, ctx: Context, t: TicketRow) -> str:
-        events = await repo.ticket_events(ctx.session, t)
+        events = standing(list(await repo.ticket_events(ctx.session, t)))  # not a step taken back (撤回)
         replies = [self.public.reply(e.note) for e in events if e.note and e.action in _NOTE_ACTIONS]
         replies = [r for r in replies if r]
         steps = [e for e in events if e.action in texts.HISTORY_ACTIONS][-_HISTORY_STEPS:]

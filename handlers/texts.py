@@ -107,7 +107,7 @@ def ack_urgent(number: str, category_name: str, place: str) -> str:
 
 # The steps of a ticket a resident is shown (no notes, no names): 11月27日登记 → 11月28日派单 → ….
 HISTORY_ACTIONS = (
-    "created", "assign", "start", "extend", "return", "resolve", "close", "reject", "merge", "reopen", "unsatisfied",
+    "created", "assign", "accept", "start", "extend", "return", "resolve", "close", "reject", "merge", "reopen", "unsatisfied",
     "satisfied",
 )
 
@@ -213,7 +213,7 @@ STAFF_USAGE = {
     "refuse_extension": "不同意延期请发“不同意延期 工单号 原因”，例如“不同意延期 3810 居民等不了”。",
     "undo": "撤回自己刚做的一步请发“撤回 工单号”，例如“撤回 3810”。",
     "list": "查看工单请发“工单 未办结”“工单 超期”或“工单 3810”；也可按“今天”“本周”“紧急”“已办结”、小区或类别筛选，如“工单 金穗小区 紧急”。",
-    "register": "代为登记请发“登记 来源:议事会 问题内容”，例如“登记 来源:议事会 金穗小区健身器材需要增设”。",
+    "register": "代为登记请发“登记 来源：议事会 问题内容”，例如“登记 来源：议事会 金穗小区健身器材需要增设”。",
     "confirm": "确认待确认的消息请发“确认 编号”，可加类别，例如“确认 3”或“确认 3 排水”；发“工单 待确认”看列表。",
     "ignore": "不是问题的待确认消息请发“忽略 编号”，例如“忽略 3”。",
     "false_positive": "把不是问题的工单标为误报请发“误报 工单号”，例如“误报 3810”（不会通知反映人）。",

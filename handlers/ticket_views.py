@@ -41,7 +41,7 @@ class Views(OpsCore):
         if t.urgent:
             parts.append("紧急")
         if t.source != "wechat":
-            parts.append(f"来源:{texts.source_name(t.source)}")
+            parts.append(f"来源：{texts.source_name(t.source)}")
         return "｜".join(parts)
 
     async def describe(

@@ -37,6 +37,20 @@ def restore(t: Ticket, before: str) -> None:
         setattr(t, name, value)
 
 
+def standing(events: list[TicketEvent]) -> list[TicketEvent]:
+    """The steps that stand: each 撤回 and the step it took back are left out (what a resident is shown)."""
+    kept: list[TicketEvent] = []
+    undone = 0
+    for e in reversed(events):
+        if e.action == "undo":
+            undone += 1
+        elif undone and e.action in UNDOABLE:
+            undone -= 1
+        else:
+            kept.append(e)
+    return kept[::-1]
+
+
 def requested_days(events: list[TicketEvent]) -> tuple[int, str | None] | None:
     """The extension the assignee asked for and nobody has answered yet: (days, grounds), or None."""
     for e in reversed(events):

@@ -220,6 +220,8 @@ async def test_staff_take_back_their_own_last_step_within_the_window(app, chat, 
     assert (t.status, t.assignee, t.resolved_at) == ("assigned", "物业", None)
     [correction] = _to(replies, room=LEADERS)
     assert correction.text.startswith("更正：") and "已派给物业处理" in correction.text
+    [status] = await chat.say(f"查询 {a}", sender="王阿姨", room=LEADERS)
+    assert "已派给物业处理" in status.text and "办结" not in status.text, status.text  # a step taken back is gone
 
     # One step further back: the dispatch itself; the unit hears that it was taken back.
     replies = await chat.say(f"撤回 {a}", sender="刘主任", room=COMMITTEE)
