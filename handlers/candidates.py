@@ -146,7 +146,11 @@ class Candidates:
         else:
             told = texts.ack(t.number, name, c.location.describe(), t.due_at, self.intake.tz)
         if self.ack or filed.duplicate:
-            replies.append(self._to_sender(cand, told, now=ctx.now))
+            to_sender = self._to_sender(cand, told, now=ctx.now)
+            replies.append(to_sender)
+            # Say what is true now: told, or told in the morning (quiet hours).
+            said = texts.STAFF_DONE_HELD if to_sender.not_before else texts.STAFF_DONE_NOTIFIED
+            replies[0] = replace(replies[0], text=replies[0].text + said)
         return replies
 
     def _to_sender(self, cand: Candidate, text: str, *, now: datetime) -> Reply:

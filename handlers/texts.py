@@ -368,7 +368,7 @@ CANDIDATES_MORE = "……还有 {n} 条，处理完上面的再发“工单 待�
 CANDIDATE_NOT_FOUND = "没有找到待确认 {number}，请发“工单 待确认”核对编号。"
 CANDIDATE_SETTLED = "待确认 {number} 已经{what}（{by}）{ticket}。"
 CANDIDATE_STATUS_WORDS = {"confirmed": "确认登记", "ignored": "忽略", "expired": "过期作废"}
-CANDIDATE_CONFIRMED = "好的，待确认 {number} 已登记为工单 #{ticket}（{category}），已告知反映人。"
+CANDIDATE_CONFIRMED = "好的，待确认 {number} 已登记为工单 #{ticket}（{category}）。"
 CANDIDATE_IGNORED = "好的，待确认 {number} 已忽略。"
 ROLE_NAMES = {
     "staff": "工作人员",

@@ -53,6 +53,7 @@ async def test_confirming_files_the_ticket_and_tells_the_reporter_where_they_wro
     to_staff, to_reporter = replies
     number = NUMBER.search(to_staff.text).group(1)
     assert "待确认 1 已登记为工单" in to_staff.text and "绿化养护" in to_staff.text
+    assert to_staff.text.endswith("已告知反映人。"), to_staff.text  # the ack went out now (daytime)
     assert to_reporter.room_id == LEADERS_ID and to_reporter.mentions[0].name == "王贵宝"
     assert f"#{number}" in to_reporter.text
     [ticket] = await rows(app, Ticket)
