@@ -258,6 +258,8 @@ class StaffHandler:
                 return Outcome(replies=[Reply.to(ctx.msg, did_you_mean(_command(almost)))], intent="command")
         if parsed is None:
             return None
+        if not ctx.actor.is_staff and ctx.actor.units and isinstance(parsed, Command) and parsed.action == "reject":
+            parsed = replace(parsed, action="return")  # a unit's 退回 hands the ticket back (退单), it answers no one
         if not ctx.actor.is_staff and ctx.actor.units and isinstance(parsed, Command) and parsed.action not in FOR_UNITS:
             words = texts.ACTION_WORDS.get(parsed.action, FIXED.get(parsed.action, "这个操作"))
             return Outcome(replies=[Reply.to(ctx.msg, texts.STAFF_STEP_ONLY.format(action=words))], intent="command")

@@ -14,25 +14,26 @@ from nlp.entities import ticket_number
 
 # A ticket number: 3 to 8 digits, not part of a longer number and not a place or an amount ("3栋", "502室").
 _NUMBER = re.compile(
-    r"(?<![\d.])[#＃]?(\d{3,8})(?![\d.]|\s*(?:栋|幢|号楼|号|单元|楼|室|层|户|元|块|人|天|个|年|月|日|点|分|米|平|岁|%))"
+    r"(?<![\d.])[#＃]?(\d{3,8})(?![\d.]|\s*(?:栋|幢|号楼|号(?!工单|单)|单元|楼|室|层|户|元|块|人|天|个|年|月|日|点|分|米|平|岁|%))"
 )
 _LIST_SEP = re.compile(r"^[\s、，,和及与跟/]*$")
 _PUNCT = " \t\r\n，,。.；;：:!！?？~～、"
 
 # Verb families, tried in this order; each pattern's text after the match is its argument.
-_ASSIGN = re.compile(r"(?:已经?)?(?:派单给|派给|派到|派|交给|交由|转给|转交|转|交|指派给|分派给|安排给|安排)\s*")
-_MERGE = re.compile(r"(?:并入|合并到|合并进|合并入|合并至|归并到)\s*")
+_ASSIGN = re.compile(r"(?:已经?)?(?:派单给|派给|派到|派|交给|交由|转给|转交|转|交|指派给|分派给|安排给|安排|让)\s*")
+_MERGE = re.compile(r"(?:并入|并到|合到|合并到|合并进|合并入|合并至|归并到)\s*")
 _RESOLVE = re.compile(
-    r"(?:已经?办结|都?办结了?|办好了|办完了|办妥|已经?处理完|处理完了|处理好了|已经?解决|解决了|修好了|已修复|搞定|"
+    r"(?:已经?办结|都?办结了?|结单了?|可以结单|销号|已经?处理(?![中完])|办好了|办完了|办妥|已经?处理完|处理完了|处理好了|已经?解决|解决了|修好了|已修复|搞定|"
     r"弄好了|已经?完成|完成了)"
 )
 _START = re.compile(r"(?:受理了?|开始处理|正在处理|在处理了?|已受理|在跟进|跟进中)")
 _ACCEPT = re.compile(r"(?:签收了?|已签收|收到了?派单|接单了?|已接单)")
 _CLOSE = re.compile(r"(?:关闭|归档)")
 _REJECT = re.compile(r"(?:驳回|退回)")
+_EXTEND = re.compile(r"(?:申请)?(?:延期|延后|推迟|宽限)\s*(\d{1,2})\s*(?:天|日)\s*")
 _CHASE = re.compile(r"(?:催办|督办|催一下|催一催|催催)")
 _NOT_ASSIGNEES = ("我", "你", "他", "她", "它", "大家", "咱", "谁", "一下", "了")
-_QUESTION = re.compile(r"(?:没有?|吗|么|嘛|呢|啥|什么|多久|何时|是否|有没有|[？?])\s*$|有没有|是否|了没|几时|什么时候")
+_QUESTION = re.compile(r"(?:没有?|吗|么|嘛|呢|啥|什么|多久|何时|是否|有没有|[？?])\s*$|有没有|是否|了没|几时|什么时候|能不能|可不可以|可否")
 _NOTE = re.compile(r"(?:回复|答复|备注|说明|原因|理由)?\s*[:：]\s*(.+)$", re.S)
 
 
@@ -91,12 +92,18 @@ def parse_loose(text: str, *, pattern: re.Pattern[str] = _NUMBER) -> Loose | Non
     if m := _ASSIGN.search(text):
         head = [n for n in found if n[2] <= m.start()]
         rest = re.split(r"[\s，,；;：:]+", text[m.end():].strip(), maxsplit=1)
-        who = re.sub(r"(?:去|来)?(?:处理|负责|跟进|办理|看看|看一下|看|办)(?:一下)?$", "", _clean(rest[0]))
+        who = re.sub(r"(?:去|来)?(?:处理|负责|跟进|办理|看看|看一下|看|办)?(?:一下)?[了吧啊呀]*$", "", _clean(rest[0]))
         extra = _clean(rest[1]) if len(rest) > 1 else ""
         if not head or not who or len(who) > 12 or _NUMBER.search(who) or who.startswith(_NOT_ASSIGNEES):
             return None
         # "王网格员 尽快上门调解": the assignee, then a note for them (ticket_ops splits it the same way).
         return Loose("assign", tuple(_run_of_numbers(text, head)), arg=f"{who[:100]} {extra}".strip())
+    if m := _EXTEND.search(text):
+        head = [n for n in found if n[2] <= m.start()]
+        if not head:
+            return None
+        why = _clean(text[m.end():])
+        return Loose("extend", tuple(_run_of_numbers(text, head)[:1]), arg=f"{m.group(1)} {why}".strip())
     for action, pattern in (
         ("resolve", _RESOLVE), ("reject", _REJECT), ("close", _CLOSE), ("accept", _ACCEPT), ("start", _START),
         ("chase", _CHASE),
@@ -110,7 +117,8 @@ def parse_loose(text: str, *, pattern: re.Pattern[str] = _NUMBER) -> Loose | Non
         numbers = _run_of_numbers(text, head)
         note = _note(text[m.end():])
         if note is None and action == "reject":
-            note = _clean(text[m.end():]) or None
+            # "退回给社区": to whom, not why
+            note = _clean(re.sub(r"^\s*给(?:社区|居委会?|我们|街道|你们)", "", text[m.end():])) or None
         if action == "reject" and not note:
             return None  # 退回 needs its grounds: the fixed form asks for them
         return Loose(action, tuple(numbers), arg=note)

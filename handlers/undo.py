@@ -15,6 +15,8 @@ from storage import repo
 from storage.models import TicketStatus, as_utc
 
 _UNDO = re.compile(r"^\s*(撤销|撤回|取消)\s*(工单)?\s*(#?\s*(\d{1,8}))?\s*$")
+# "3810撤回", "3810号撤销一下": the number first
+_UNDO_AFTER = re.compile(r"^\s*(?:工单)?\s*[#＃]?\s*(\d{1,8})\s*号?\s*(?:撤销|撤回)(?:一下|吧)?\s*$")
 
 
 class UndoHandler:
@@ -27,11 +29,13 @@ class UndoHandler:
 
     async def __call__(self, ctx: Context) -> Outcome | None:
         m = _UNDO.match(ctx.text)
-        if not m:
+        after = None if m else _UNDO_AFTER.match(ctx.text)
+        if not m and not after:
             return None
-        if not m.group(4):
+        raw = after.group(1) if after else m.group(4) if m else None
+        if not raw:
             return Outcome(replies=[Reply.to(ctx.msg, texts.UNDO_USAGE)], intent="chat")
-        number = ticket_number(m.group(4))
+        number = ticket_number(raw)
         ticket = await repo.get_ticket(ctx.session, number, for_update=True)
         if ticket is None:
             return Outcome(replies=[Reply.to(ctx.msg, texts.no_such_ticket(number))], intent="chat")

@@ -272,3 +272,20 @@ async def test_a_title_that_was_only_the_category_is_rebuilt_on_reclassify(app, 
     await chat.say(f"改类 {a} 安全", sender="刘主任", room=COMMITTEE)
     t = await _ticket(app, a)
     assert t.category == "safety" and "设施报修" not in t.summary and t.summary.startswith("4栋"), t.summary
+
+
+async def test_a_units_words_mean_its_own_steps(app, chat):
+    a = await _report(chat, "小区门口的市政路面塌了个坑")
+    await chat.say(f"{a}派给物业", sender="刘主任", room=COMMITTEE)
+    [ok] = await chat.say(f"{a}已签收", sender="物业小张", room=UNIT_ROOM)
+    assert "已签收" in ok.text
+    replies = await chat.say(f"{a}退回：不归物业管", sender="物业小张", room=UNIT_ROOM)  # a unit's 退回 is 退单
+    assert "已退回，待重新派单" in replies[0].text, replies[0].text
+    assert not _to(replies, room=LEADERS)  # the reporter is not "answered" by a unit handing it back
+    assert ((await _ticket(app, a)).status, (await _ticket(app, a)).assignee) == ("new", None)
+
+    await chat.say(f"{a}派给水务", sender="刘主任", room=COMMITTEE)
+    replies = await chat.say(f"{a}撤回", sender="刘主任", room=COMMITTEE)  # the number first
+    assert "的“派单”已撤回" in replies[0].text, replies[0].text
+    [unit] = _to(replies, contact="wxid_水务老李")
+    assert "已撤回" in unit.text
