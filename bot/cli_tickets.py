@@ -18,6 +18,7 @@ from storage.models import TicketStatus
 # English action names for the shell, mapped to the chat verbs so both go through one parser and one set of rules.
 ACTIONS = {
     "assign": "派单",
+    "accept": "签收",
     "start": "处理",
     "resolve": "办结",
     "close": "关闭",
@@ -26,6 +27,9 @@ ACTIONS = {
     "reclassify": "改类",
     "extend": "延期",
     "return": "退单",
+    "chase": "催办",
+    "grant": "同意延期",
+    "refuse-extension": "不同意延期",
 }
 
 
