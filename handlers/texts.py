@@ -358,6 +358,7 @@ LIST_WHERE_HEADER = "工单（{words}）{n} 件："
 LIST_WHERE_EMPTY = "没有符合条件的工单（{words}）。"
 OVERDUE_REMINDER = "【超期提醒】{community}有 {n} 件工单已过办理期限，请抓紧处理："
 DUE_SOON_REMINDER = "今天到期 {n} 件，请抓紧："
+UNSIGNED_REMINDER = "派单超过一天还没签收 {n} 件，已催处理单位："
 CANDIDATES_WAITING = "另有 {n} 条群消息待确认是不是要处理的问题，发“工单 待确认”查看。"
 
 # ---------------------------------------------------------------- messages held for review (待确认)

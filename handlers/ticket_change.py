@@ -148,6 +148,8 @@ class OpsCore:
             if unit is None or t.status not in S.OPEN:
                 continue
             when = self._when(t, now)
+            if t.status == S.ASSIGNED:
+                when = f"{when}，还没有签收".lstrip("，")
             told = unit.reply(workflow.chased(t, when=when, note=None))
             if told is None:
                 continue

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from handlers.ticket_change import OpsCore, S
 
 LIST_LIMIT = 20
+ACCEPT_WITHIN = timedelta(days=1)  # a unit is expected to accept (签收) a dispatch within a day
 
 
 class Views(OpsCore):
@@ -140,7 +141,16 @@ class Views(OpsCore):
             if due is not None and due >= now:
                 soon.setdefault(t.community or "", []).append(t)
                 by_community.setdefault(t.community or "", [])
-        replies: list[Reply] = self.auto_chases(session, [*tickets, *(t for ts in soon.values() for t in ts)], now)
+        # Dispatched to a unit a day ago or more and not accepted (签收): the response clock is still running.
+        seen = {t.number for t in tickets} | {t.number for ts in soon.values() for t in ts}
+        unsigned: dict[str, list[Ticket]] = {}
+        for t in await repo.find_tickets(session, status=S.ASSIGNED, limit=500):
+            since = as_utc(t.updated_at) or now
+            if t.number not in seen and self.units.get(t.assignee) and now - since >= ACCEPT_WITHIN:
+                unsigned.setdefault(t.community or "", []).append(t)
+                by_community.setdefault(t.community or "", [])
+        chased = [*tickets, *(t for ts in soon.values() for t in ts), *(t for ts in unsigned.values() for t in ts)]
+        replies: list[Reply] = self.auto_chases(session, chased, now)
         for community, items in by_community.items():
             rooms = await repo.committee_rooms(session, community or None)
             if not rooms:
@@ -155,6 +165,10 @@ class Views(OpsCore):
             if due_soon:
                 lines.append(texts.DUE_SOON_REMINDER.format(n=len(due_soon)))
                 lines += [self.line(t, now=now) for t in due_soon[:LIST_LIMIT]]
+            late_accept = unsigned.get(community, [])
+            if late_accept:
+                lines.append(texts.UNSIGNED_REMINDER.format(n=len(late_accept)))
+                lines += [self.line(t, now=now) for t in late_accept[:LIST_LIMIT]]
             held = (waiting or {}).get(community, 0)
             if held:
                 lines.append(texts.CANDIDATES_WAITING.format(n=held))

@@ -289,3 +289,19 @@ async def test_a_units_words_mean_its_own_steps(app, chat):
     assert "的“派单”已撤回" in replies[0].text, replies[0].text
     [unit] = _to(replies, contact="wxid_水务老李")
     assert "已撤回" in unit.text
+
+
+async def test_a_dispatch_not_accepted_within_a_day_is_chased_and_listed_for_the_committee(app, chat, clock):
+    a = await _report(chat, "9栋门口的路灯坏了好几天了")  # 设施报修: due in 7 days
+    await chat.say(f"派单 {a} 物业", sender="刘主任", room=COMMITTEE)
+    clock.now += timedelta(hours=20)
+    before = len(chat.sent)
+    await app.remind_overdue()
+    assert not _to(chat.sent[before:], room=UNIT_ROOM)  # under a day: nobody chased
+    clock.now += timedelta(days=1)
+    before = len(chat.sent)
+    await app.remind_overdue()
+    [unit] = _to(chat.sent[before:], room=UNIT_ROOM)
+    assert "还没有签收" in unit.text and f"签收" in unit.text, unit.text
+    [committee] = _to(chat.sent[before:], room=COMMITTEE)
+    assert "派单超过一天还没签收 1 件" in committee.text and f"#{a}" in committee.text, committee.text
