@@ -103,8 +103,9 @@ async def bind_configured_rooms(session: AsyncSession, settings: Settings, caps:
 
 
 def build_units(settings: Settings) -> Units:
-    """The units tickets may be dispatched to, from config (`units:`)."""
-    return Units(
+    """Who tickets may be dispatched to and reached: the units from config (`units:`), and each staff member
+    with a name and an id (派单 3810 小陈 reaches 小陈 privately)."""
+    units = [
         Unit(
             name=u.name,
             aliases=tuple(u.aliases),
@@ -114,4 +115,11 @@ def build_units(settings: Settings) -> Units:
             communities=frozenset(u.communities) if u.communities else None,
         )
         for u in settings.units
-    )
+    ]
+    taken = {w for u in units for w in u.words}
+    units += [
+        Unit(name=s.name, contact_id=s.wechat_id)
+        for s in settings.staff
+        if s.name and s.wechat_id and s.name not in taken
+    ]
+    return Units(units)

@@ -302,6 +302,15 @@ async def test_a_dispatch_not_accepted_within_a_day_is_chased_and_listed_for_the
     before = len(chat.sent)
     await app.remind_overdue()
     [unit] = _to(chat.sent[before:], room=UNIT_ROOM)
-    assert "还没有签收" in unit.text and f"签收" in unit.text, unit.text
+    assert "还没有签收" in unit.text and f"#{a}" in unit.text, unit.text
     [committee] = _to(chat.sent[before:], room=COMMITTEE)
     assert "派单超过一天还没签收 1 件" in committee.text and f"#{a}" in committee.text, committee.text
+
+
+async def test_a_dispatch_to_a_staff_member_reaches_them_privately(app, chat):
+    a = await _report(chat, "4栋楼道灯坏了，晚上看不见")
+    replies = await chat.say(f"派单 {a} 小陈", sender="刘主任", room=COMMITTEE)
+    [to_staff] = _to(replies, contact="wxid_小陈")
+    assert to_staff.text.startswith(f"【派单】#{a}") and "不在联系名单" not in replies[0].text
+    [ok] = await chat.say(f"签收 {a}", sender="小陈", room=None)
+    assert "已签收" in ok.text and (await _ticket(app, a)).status == "in_progress"
