@@ -185,7 +185,8 @@ def did_you_mean(cmd: Command) -> str:
             what=f"把 #{cmd.number} 并入 #{cmd.target}", fixed=f"合并 {cmd.number} 到 {cmd.target}"
         )
     verb = FIXED.get(cmd.action, texts.ACTION_WORDS.get(cmd.action, cmd.action))
-    what = f"把 #{numbers} 派给{cmd.arg}" if cmd.action == "assign" else f"{verb} #{numbers}"
+    who, _, ask = (cmd.arg or "").partition(" ")
+    what = f"把 #{numbers} 派给{who}" + (f"（{ask.strip()}）" if ask.strip() else "") if cmd.action == "assign" else f"{verb} #{numbers}"
     fixed = " ".join(p for p in (verb, numbers, cmd.arg or "") if p)
     return texts.DID_YOU_MEAN.format(what=what, fixed=fixed)
 

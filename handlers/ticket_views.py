@@ -11,9 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts
 from handlers.context import Actor
+from handlers.notify import full_width
 from handlers.types import Reply
 from storage import conversations, repo
-from storage.models import Ticket, as_utc
+from storage.models import Ticket, TicketEvent, as_utc
 
 if TYPE_CHECKING:
     from handlers.staff import Command
@@ -118,11 +119,7 @@ class Views(OpsCore):
             lines.append("照片：" + "；".join(a.path or "（未能下载）" for a in photos))
         for e in await repo.ticket_events(session, t):
             at = as_utc(e.at) or now
-            words = texts.ACTION_WORDS.get(e.action, e.action)
-            moved = e.to_status and e.to_status != e.from_status
-            status = f"→{texts.STATUS_WORDS.get(e.to_status or '', e.to_status or '').format(assignee=e.note or '', duplicate_of=t.duplicate_of or '')}" if moved else ""
-            note = f"：{e.note}" if e.note and e.action not in ("created", "assign", "support") else ""
-            lines.append(f"{texts.stamp(at, self.tz)} {e.actor_name or '-'} {words}{status}{note}")
+            lines.append(f"{texts.stamp(at, self.tz)} {e.actor_name or '-'} {_step(e, t)}")
         return "\n".join(lines)
 
     async def overdue_reminders(
@@ -174,6 +171,24 @@ class Views(OpsCore):
                 lines.append(texts.CANDIDATES_WAITING.format(n=held))
             replies += [Reply(text="\n".join(lines), room_id=r.platform_id) for r in rooms]
         return replies
+
+
+def _step(e: TicketEvent, t: Ticket) -> str:
+    """One step of a ticket's history for staff: what was done, where it left the ticket, and the note."""
+    words = texts.ACTION_WORDS.get(e.action, e.action)
+    note = e.note or ""
+    if e.action == "assign":  # the note is "王师傅：尽快上门": whom, then what they were asked
+        who, _, ask = note.partition("：")
+        words, note = f"派单给{who}", ask
+    elif e.action == "undo":  # the note says what was taken back: "撤回办结"
+        words, note = note or words, ""
+    elif e.action in ("created", "support"):
+        note = ""
+    moved = e.to_status and e.to_status != e.from_status and e.action != "assign"
+    status = ""
+    if moved:
+        status = "→" + texts.status_words(e.to_status or "", assignee=t.assignee, duplicate_of=t.duplicate_of)
+    return f"{words}{status}" + (f"：{full_width(note)}" if note else "")
 
 
 def _place(t: Ticket) -> str:

@@ -125,7 +125,7 @@ def test_tickets_from_the_shell_follow_the_chat_rules(config, capsys):
     assert f"#{number}" not in capsys.readouterr().out
     assert main(["tickets", "show", f"#{int(number)}", "--config", str(config)]) == 0
     shown = capsys.readouterr().out
-    assert "刘主任 派单→已派给区文体局处理" in shown and "改类" in shown and "孙丽 又有人反映" in shown
+    assert "刘主任 派单给区文体局" in shown and "改类" in shown and "孙丽 又有人反映" in shown
 
 
 def test_roster_import_reports_bad_lines_and_loads_the_rest(config, tmp_path, capsys):
