@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.digest import Breakdown, DigestContent, pct, place_label, render_text
 from nlp.privacy import Privacy
 from nlp.types import Taxonomy
-from storage import digest_queries as q
+from storage import digest_rows
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ async def write_forms(
     stem = file_stem(content)
     text = render_text(content, limit=text_limit)
     text_path, chart = await asyncio.to_thread(_text_and_chart, content, text, out_dir, stem)
-    rows = q.period_tickets(session, content.period, community=content.community)
+    rows = digest_rows.period_tickets(session, content.period, community=content.community)
     xlsx = out_dir / f"{stem}.xlsx"
     n = await write_xlsx(content, xlsx, rows, taxonomy=taxonomy, privacy=privacy)
     return DigestFiles(text, text_path, chart, xlsx, n)
