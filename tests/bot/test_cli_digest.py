@@ -74,11 +74,21 @@ def test_digest_from_a_console_conversation_writes_three_files_and_sends_once(tm
     assert rows[0][0] == "工单号" and len(rows) - 1 == tickets
     numbers = {r[0] for r in rows[1:]}
     assert numbers == {n for (n,) in db.execute("select number from ticket")}
-    blob = text + json.dumps(
-        [list(map(str, r)) for ws in wb.worksheets for r in ws.iter_rows(values_only=True)]
-    )
+    # The spreadsheet is the committee's (staff): it names the reporter by display name, in its column only.
+    # The chat text names no reporter, and a phone is nowhere. (This once read `"李秀英" not in blob` over a
+    # json.dumps that wrote 李秀英 as \u674e\u79c0\u82f1, so it could not fail.)
+    reporter = rows[0].index("反映人")
+    assert "李秀英" in {r[reporter] for r in rows[1:]}
+    cells = [
+        str(v)
+        for ws in wb.worksheets
+        for r in ws.iter_rows(values_only=True)
+        for i, v in enumerate(r)
+        if v is not None and not (ws.title == "工单明细" and i == reporter)
+    ]
     wb.close()
-    assert PHONE not in blob and "李秀英" not in blob
+    assert "李秀英" not in text and "李秀英" not in "\n".join(cells)
+    assert PHONE not in text and PHONE not in "\n".join(cells) and all(PHONE not in str(r) for r in rows)
 
     # --send through the configured (console) channel: once, then the record says it was sent.
     code, out_text, err = digest(tmp_path, monkeypatch, capsys, "--period", month, "--send")
@@ -97,3 +107,4 @@ def test_digest_rejects_a_bad_period_and_an_unknown_community(tmp_path, monkeypa
     assert code == 2 and "2026-10" in err
     code, _, err = digest(tmp_path, monkeypatch, capsys, "--period", "2026-10", "--community", "火星社区")
     assert code == 2 and "火星社区" in err
+
