@@ -25,6 +25,7 @@ from bot.understanding import taxonomy_from_settings
 from handlers.digest import build_digest
 from handlers.digest_render import write_xlsx
 from storage import digest_queries as q
+from storage import digest_rows
 from storage import engine as db
 
 REPO = Path(__file__).resolve().parent.parent
@@ -200,7 +201,7 @@ async def time_digest(url: str, period: q.Period, taxonomy, *, repeat: int, xlsx
             async with sessions() as s:
                 content = await build_digest(s, period=period, taxonomy=taxonomy)
                 t1 = time.perf_counter()
-                n = await write_xlsx(content, xlsx, q.period_tickets(s, period), taxonomy=taxonomy)
+                n = await write_xlsx(content, xlsx, digest_rows.period_tickets(s, period), taxonomy=taxonomy)
             out["xlsx"] = (time.perf_counter() - t1, n, xlsx)
             out["content+xlsx"] = time.perf_counter() - t0
     finally:

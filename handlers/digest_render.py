@@ -6,6 +6,7 @@ import asyncio
 import functools
 import importlib.resources
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +16,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.digest import Breakdown, DigestContent, pct, place_label, render_text
+from handlers.texts import source_name
 from nlp.privacy import Privacy
 from nlp.types import Taxonomy
-from storage import digest_queries as q
+from storage import digest_rows
 
 log = logging.getLogger(__name__)
 
@@ -107,23 +109,38 @@ def write_chart(content: DigestContent, path: Path, *, top: int = 12) -> Path:
 
 # ---------------------------------------------------------------- spreadsheet
 
-TICKET_HEADERS = (
-    "工单号",
-    "登记时间",
-    "办结时间",
-    "社区",
-    "片区",
-    "组",
-    "地点",
-    "类别",
-    "摘要",
-    "状态",
-    "处理人",
-    "已等/用时(天)",
-    "反映人数",
-    "满意度",
-    "照片(张)",
+# The tickets sheet, for the committee's clerk (staff): each column's header and width. Reporters and relaying
+# leaders appear by display name (without the phone or room number a nickname carries); the original text and
+# the notes go through the privacy module like every other text.
+TICKET_SHEET: tuple[tuple[str, int], ...] = (
+    ("工单号", 9),
+    ("登记时间", 17),
+    ("办理期限", 11),
+    ("办结时间", 17),
+    ("社区", 12),
+    ("片区", 8),
+    ("组", 8),
+    ("群聊", 16),
+    ("来源", 9),
+    ("反映人", 10),
+    ("转达邻长", 10),
+    ("地点", 18),
+    ("类别", 10),
+    ("摘要", 22),
+    ("原话", 40),
+    ("紧急", 6),
+    ("状态", 10),
+    ("处理人", 10),
+    ("办结说明", 30),
+    ("已等/用时(天)", 12),
+    ("反映人数", 9),
+    ("满意度", 8),
+    ("照片(张)", 8),
 )
+TICKET_HEADERS = tuple(h for h, _ in TICKET_SHEET)
+PRIVATE_CHAT = "私聊"
+# Control characters a worksheet cannot hold (openpyxl refuses the whole file): a pasted message may carry them.
+_NOT_IN_CELLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _naive_local(dt: datetime | None, zone: ZoneInfo) -> datetime | None:
@@ -131,34 +148,59 @@ def _naive_local(dt: datetime | None, zone: ZoneInfo) -> datetime | None:
     return dt.astimezone(zone).replace(tzinfo=None, microsecond=0) if dt else None
 
 
+def _relay(t: dict[str, Any]) -> str | None:
+    """The relaying leader's nickname when someone other than the reporter relayed the report."""
+    if not t.get("relay_name"):
+        return None
+    same = t["relay_id"] == t["reporter_id"] if t.get("relay_id") else t["relay_name"] == t.get("reporter_name")
+    return None if same else t["relay_name"]
+
+
+def _group(t: dict[str, Any]) -> str:
+    if t.get("room"):
+        return t["room"]
+    return PRIVATE_CHAT if t.get("source", "wechat") == "wechat" and not t.get("room_id") else ""
+
+
 def ticket_row(
     t: dict[str, Any], *, taxonomy: Taxonomy, zone: ZoneInfo, now: datetime, privacy: Privacy | None = None
 ) -> list[Any]:
-    """One spreadsheet row: no reporter, no phone, no room number, no original text (summaries and who handles
-    it through the privacy module)."""
+    """One spreadsheet row, in TICKET_SHEET's order. Staff read it: reporter and relaying leader by display name
+    (their nickname's phone or room number taken out); the summary, original text, note and who handles it
+    through the privacy module (residents' phones, room numbers and names out); no room number column."""
     privacy = privacy or Privacy()
     done = t["resolved_at"] or t["closed_at"]
     days = ((done or now) - t["created_at"]).total_seconds() / 86400
     place = place_label(t["estate"], t["building"])
     if t["unit"] and t["building"]:
         place += f"{t['unit']}单元"
-    return [
+    due = t.get("due_at")
+    row = [
         t["number"],
         _naive_local(t["created_at"], zone),
+        due.astimezone(zone).date() if due else None,
         _naive_local(done, zone),
         t["community"] or "",
         t["area"] or "",
         t["grp"] or "",
+        _group(t),
+        source_name(t["source"]) if t.get("source") else "",
+        privacy.display_name(t.get("reporter_name")),
+        privacy.display_name(_relay(t)),
         place,
         taxonomy.name_of(t["category"]),
         privacy.for_people(t["summary"]),
+        privacy.for_people(t.get("text")),
+        "是" if t.get("urgent") else "否",
         STATUS_NAMES.get(t["status"], t["status"]),
         privacy.for_people(t["assignee"]),
+        privacy.for_people(t.get("note")),
         round(max(days, 0.0), 1),
         t["supporters"],
         SATISFACTION_NAMES.get(t["satisfaction"] or "", ""),
         t.get("photos") or 0,
     ]
+    return [_NOT_IN_CELLS.sub("", v) if isinstance(v, str) else v for v in row]
 
 
 RATE_NOTES = {
@@ -238,6 +280,7 @@ async def write_xlsx(
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     zone = ZoneInfo(content.timezone)
     wb = Workbook(write_only=True)
@@ -246,9 +289,9 @@ async def write_xlsx(
     for row in _summary_rows(content):
         summary.append(row)
     sheet = wb.create_sheet("工单明细")
-    for col, width in zip("ABCDEFGHIJKLMNO", (9, 17, 17, 12, 8, 8, 18, 10, 22, 10, 10, 12, 9, 8, 8), strict=True):
-        sheet.column_dimensions[col].width = width
-    sheet.freeze_panes = "A2"
+    for i, (_, width) in enumerate(TICKET_SHEET, 1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    sheet.freeze_panes = "A2"  # the header stays in view
     bold = Font(bold=True)
     header = []
     for h in TICKET_HEADERS:
@@ -272,6 +315,8 @@ async def write_xlsx(
             await asyncio.to_thread(append, batch)
             batch = []
     await asyncio.to_thread(append, batch)
+    # A filter on every column of the header, over all the rows (set before saving: written after them).
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(TICKET_SHEET))}{n + 1}"
     await asyncio.to_thread(_save, wb, path)
     return n
 
@@ -303,7 +348,7 @@ async def write_forms(
     stem = file_stem(content)
     text = render_text(content, limit=text_limit)
     text_path, chart = await asyncio.to_thread(_text_and_chart, content, text, out_dir, stem)
-    rows = q.period_tickets(session, content.period, community=content.community)
+    rows = digest_rows.period_tickets(session, content.period, community=content.community)
     xlsx = out_dir / f"{stem}.xlsx"
     n = await write_xlsx(content, xlsx, rows, taxonomy=taxonomy, privacy=privacy)
     return DigestFiles(text, text_path, chart, xlsx, n)

@@ -3,13 +3,13 @@
 Periods are calendar months ("2026-10") or ISO weeks ("2026-W42") in the subdistrict's local time; their
 boundaries are computed in that timezone and compared in UTC, which is how every timestamp is stored.
 Nothing here loads ticket objects: a month over a million tickets is a few aggregate queries.
-The exactly-once record of sent digests is storage/digest_claims.py.
+The exactly-once record of sent digests is storage/digest_claims.py; the spreadsheet's per-ticket rows are
+storage/digest_rows.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVarTuple, cast
@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select as SQLModelSelect
 
-from storage.models import Attachment, Inbox, Ticket, TicketEvent, TicketStatus, as_utc
+from storage.models import Inbox, Ticket, TicketEvent, TicketStatus, as_utc
 
 T = Ticket.__table__.c
 E = TicketEvent.__table__.c
@@ -390,63 +390,15 @@ async def first_activity(session: AsyncSession) -> datetime | None:
     return min(found) if found else None
 
 
-# ---------------------------------------------------------------- per-ticket rows (for the spreadsheet)
-
-TICKET_COLUMNS = (
-    "number",
-    "created_at",
-    "resolved_at",
-    "closed_at",
-    "due_at",
-    "community",
-    "area",
-    "grp",
-    "estate",
-    "building",
-    "unit",
-    "category",
-    "summary",
-    "status",
-    "assignee",
-    "supporters",
-    "satisfaction",
-)
-
-
-async def period_tickets(
-    session: AsyncSession, p: Period, *, community: str | None = None, batch: int = 5000
-) -> AsyncIterator[dict[str, Any]]:
-    """Every ticket received in the period, oldest first, streamed (no names, phones or room numbers)."""
-    photos = (
-        select(func.count()).select_from(Attachment.__table__).where(Attachment.__table__.c.ticket_id == T.id)
-    ).scalar_subquery()
-    cols: Sequence[Any] = [*(T[c] for c in TICKET_COLUMNS), photos]
-    stmt = (
-        select(*cols)
-        .select_from(Ticket.__table__)
-        .where(_received(p), _scope(community))
-        .order_by(T.created_at, T.id)
-        .execution_options(yield_per=batch)
-    )
-    result = await session.stream(stmt)
-    async for row in result:
-        d = dict(zip((*TICKET_COLUMNS, "photos"), row, strict=True))
-        for k in ("created_at", "resolved_at", "closed_at", "due_at"):
-            d[k] = as_utc(d[k])
-        yield d
-
-
 __all__ = [
     "OpenTicket",
     "Period",
     "ProblemGroup",
-    "TICKET_COLUMNS",
     "Totals",
     "first_activity",
     "oldest_open",
     "parse_period",
     "period_before",
-    "period_tickets",
     "problem_groups",
     "received_by",
     "top_relayers",

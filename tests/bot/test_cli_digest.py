@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -74,11 +75,21 @@ def test_digest_from_a_console_conversation_writes_three_files_and_sends_once(tm
     assert rows[0][0] == "工单号" and len(rows) - 1 == tickets
     numbers = {r[0] for r in rows[1:]}
     assert numbers == {n for (n,) in db.execute("select number from ticket")}
-    blob = text + json.dumps(
-        [list(map(str, r)) for ws in wb.worksheets for r in ws.iter_rows(values_only=True)]
-    )
+    # The spreadsheet is the committee's (staff): it names the reporter by display name, in its column only.
+    # The chat text names no reporter, and a phone is nowhere. (This once read `"李秀英" not in blob` over a
+    # json.dumps that wrote 李秀英 as \u674e\u79c0\u82f1, so it could not fail.)
+    reporter = rows[0].index("反映人")
+    assert "李秀英" in {r[reporter] for r in rows[1:]}
+    cells = [
+        str(v)
+        for ws in wb.worksheets
+        for r in ws.iter_rows(values_only=True)
+        for i, v in enumerate(r)
+        if v is not None and not (ws.title == "工单明细" and i == reporter)
+    ]
     wb.close()
-    assert PHONE not in blob and "李秀英" not in blob
+    assert "李秀英" not in text and "李秀英" not in "\n".join(cells)
+    assert PHONE not in text and PHONE not in "\n".join(cells) and all(PHONE not in str(r) for r in rows)
 
     # --send through the configured (console) channel: once, then the record says it was sent.
     code, out_text, err = digest(tmp_path, monkeypatch, capsys, "--period", month, "--send")
@@ -97,3 +108,42 @@ def test_digest_rejects_a_bad_period_and_an_unknown_community(tmp_path, monkeypa
     assert code == 2 and "2026-10" in err
     code, _, err = digest(tmp_path, monkeypatch, capsys, "--period", "2026-10", "--community", "火星社区")
     assert code == 2 and "火星社区" in err
+
+
+def test_the_spreadsheet_gives_the_clerk_each_ticket_s_people_text_note_and_due_date(tmp_path, monkeypatch, capsys):
+    """The tickets sheet of `linju digest`: who reported it, the original words and the 办结 note without the
+    resident's phone or room number, the due date, urgent 是/否, the source and group in Chinese; a filter on
+    the header row, which stays in view."""
+    report = {"id": "g1", "room": "松涛里邻长群", "sender": "王贵宝",
+              "text": f"松涛里5栋1203室门口燃气泄漏了，味道很大，快来人，我电话{PHONE}"}
+    chat = linju(tmp_path, "chat", "--jsonl", stdin=json.dumps(report, ensure_ascii=False) + "\n")
+    assert chat.returncode == 0, chat.stderr
+    number = re.search(r"#(\d+)", json.loads(chat.stdout.splitlines()[0])["text"]).group(1)
+    resolve = {"id": "g2", "room": "书院路社区两委群", "sender": "刘主任",
+               "text": f"办结 {number} 燃气公司已关阀 回复：已修好，住户1203室，电话{PHONE}"}
+    chat = linju(tmp_path, "chat", "--jsonl", stdin=json.dumps(resolve, ensure_ascii=False) + "\n")
+    assert chat.returncode == 0 and "办结" in chat.stdout, chat.stdout + chat.stderr
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    db = sqlite3.connect(tmp_path / "data" / "linju.db")
+    (due_at,) = db.execute("select due_at from ticket where number = ?", (number,)).fetchone()
+    due = datetime.fromisoformat(due_at).replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("Asia/Shanghai"))
+
+    out = tmp_path / "out"
+    code, _, err = digest(tmp_path, monkeypatch, capsys, "--period", month, "--out", str(out))
+    assert code == 0, err
+    wb = load_workbook(out / f"digest-{month}-全街道.xlsx")
+    sheet = wb["工单明细"]
+    header = [c.value for c in sheet[1]]
+    for h in ("反映人", "转达邻长", "原话", "办结说明", "办理期限", "紧急", "来源", "群聊"):
+        assert h in header, h
+    assert sheet.auto_filter.ref == f"A1:W{sheet.max_row}"
+    assert sheet.freeze_panes == "A2"
+    [row] = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert row["工单号"] == number and row["反映人"] == "王贵宝" and row["转达邻长"] is None
+    assert row["原话"] == "松涛里5栋[房号]门口燃气泄漏了,味道很大,快来人,我电话[电话]", row["原话"]
+    assert row["办结说明"] == "燃气公司已关阀 回复:已修好,住户[房号],电话[电话]", row["办结说明"]
+    assert row["办理期限"] == datetime(due.year, due.month, due.day)
+    assert (row["紧急"], row["来源"], row["群聊"], row["类别"]) == ("是", "微信群", "松涛里邻长群", "安全隐患")
+    everything = "\n".join(str(v) for ws in wb.worksheets for r in ws.iter_rows(values_only=True) for v in r)
+    wb.close()
+    assert PHONE not in everything and "1203" not in everything

@@ -147,7 +147,8 @@ async def test_a_photo_just_before_or_after_a_report_is_attached_to_it(app, chat
     [t] = await tickets(app)
     assert t.number == number and len(rows) == 2 and {r.ticket_id for r in rows} == {t.id}
     from bot.wiring import build_ticket_ops
-    from storage.digest_queries import parse_period, period_tickets
+    from storage.digest_queries import parse_period
+    from storage.digest_rows import period_tickets
 
     async with app.dispatcher.sessions() as s:
         shown = await build_ticket_ops(app.settings, app.understanding).history(s, t, now=app.clock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 from handlers.digest import build_digest, render_text
 from handlers.digest_render import write_forms
@@ -220,9 +221,26 @@ def test_leaders_are_thanked_by_name_without_the_phone_or_room_their_nickname_ca
     assert p.display_name("王贵宝") == "王贵宝"
 
 
-async def test_the_digest_text_and_spreadsheet_go_through_the_privacy_module(sessions, tmp_path):
-    """A name on the roster and a phone in a summary or an assignee reach neither the text nor the XLSX."""
+def _cells(path) -> dict[str, list[list[object]]]:
     from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    try:
+        return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+    finally:
+        wb.close()
+
+
+def _blob(rows: list[list[object]]) -> str:
+    return "\n".join(str(v) for r in rows for v in r if v is not None)
+
+
+async def test_the_digest_text_and_spreadsheet_go_through_the_privacy_module(sessions, tmp_path):
+    """The committee's spreadsheet is for staff: it names the reporter (display name, without what a nickname
+    carries) and the relaying leader. Everything else goes through the privacy module: a roster name and a phone
+    in a summary, an assignee, the original text or a note, and a resident's room number, reach neither the text
+    nor the XLSX; the chat text names no reporter at all."""
+    from storage.models import TicketEvent
 
     leaky = _t(
         11, utc(2026, 9, 1, 2), summary=f"9栋 邓春花家门口下水道堵塞 {PHONE}", estate="松涛里", building="9",
@@ -230,17 +248,90 @@ async def test_the_digest_text_and_spreadsheet_go_through_the_privacy_module(ses
     )
     again = _t(12, utc(2026, 10, 6, 2), summary="8栋 邓春花家门口下水道堵塞", estate="松涛里", building="8")
     await seed(sessions, [*seeded_tickets(), leaky, again])
+    async with sessions() as s:
+        [t1] = (await s.exec(select(Ticket).where(Ticket.number == "0001"))).all()
+        s.add(TicketEvent(ticket_id=t1.id, action="resolve", at=utc(2026, 10, 3, 17),
+                          note=f"已疏通 回复：已请邓春花配合，有事打{PHONE}，她住5栋1203室"))
+        await s.commit()
     privacy = Privacy(["邓春花"])
     async with sessions() as s:
         c = await build_digest(s, period="2026-10", taxonomy=taxonomy(tmp_path), privacy=privacy)
         files = await write_forms(s, c, tmp_path / "out", taxonomy=taxonomy(tmp_path), privacy=privacy)
     assert any("邓某" in o.summary for o in c.oldest) or any("邓某" in h.problem for h in c.hot)
-    cells = [
-        str(v)
-        for sheet in load_workbook(files.xlsx, read_only=True).worksheets
-        for row in sheet.iter_rows(values_only=True)
-        for v in row
-        if v is not None
-    ]
-    for where in (files.text, "\n".join(cells)):
+    sheets = _cells(files.xlsx)
+    header, *rows = sheets["工单明细"]
+    reporter, relay, said, note = (header.index(h) for h in ("反映人", "转达邻长", "原话", "办结说明"))
+    assert {r[reporter] for r in rows} == {REPORTER}  # named for staff, as the WeChat display name
+    [first] = [r for r in rows if r[0] == "0001"]
+    assert first[relay] == "王姐"  # "3-2-401王姐": the leader, not her room
+    assert first[said] == "张某 电话 [电话] 3栋[房号] 下水道堵了", first[said]
+    assert "邓某配合" in first[note] and "[电话]" in first[note] and "[房号]" in first[note], first[note]
+    others = [[v for i, v in enumerate(r) if i != reporter] for r in rows]
+    workbook = _blob([v for rs in sheets.values() for v in rs])
+    for where in (files.text, workbook):
         assert "邓春花" not in where and PHONE not in where
+        for room in ("402", "401", "1203"):
+            assert room not in where, room
+    # The reporter's name is in the reporter column only: not in the chat text, not in the original text.
+    for where in (files.text, _blob(others), _blob(sheets["汇总"])):
+        assert REPORTER not in where
+
+
+async def test_the_tickets_sheet_has_what_the_committee_clerk_needs(sessions, tmp_path):
+    """Due date (a local date), urgent 是/否, source and group in Chinese, the reporter and who relayed it, the
+    original text, the last 办结/归档 note that says something, a filter on the header and the header frozen;
+    本月一题 and the rates' definitions stay."""
+    from openpyxl import load_workbook
+
+    from handlers.digest_render import RATE_NOTES, TICKET_HEADERS
+    from storage.models import Room, TicketEvent
+
+    urgent = _t(
+        13, utc(2026, 10, 21, 2), category="safety", summary="5栋 燃气泄漏", estate="松涛里", building="5",
+        urgent=True, source="box", room_id="songtao@chatroom", due_at=utc(2026, 10, 21, 17),  # 01:00 on the 22nd
+        status="closed", resolved_at=utc(2026, 10, 21, 6), closed_at=utc(2026, 10, 22, 2),
+        text="5栋门口燃气泄漏\x0b味道很大\x07",  # pasted with control characters, which no worksheet may hold
+        # A leader reporting herself: she is the reporter, and nobody relayed it.
+        reporter_id="wxid_zhao", reporter_name=f"赵组长 {PHONE}", relay_id="wxid_zhao", relay_name=f"赵组长 {PHONE}",
+    )
+    await seed(sessions, [*seeded_tickets(), urgent])
+    async with sessions() as s:
+        s.add(Room(platform_id="songtao@chatroom", topic="松涛里邻长群", community="书院路社区"))
+        [t] = (await s.exec(select(Ticket).where(Ticket.number == "0013"))).all()
+        for at, action, note in (
+            (utc(2026, 10, 21, 3), "resolve", "初步处理"),
+            (utc(2026, 10, 21, 6), "resolve", "燃气公司已关阀检修 回复：已修好"),  # the last that says something
+            (utc(2026, 10, 22, 2), "close", None),
+            (utc(2026, 10, 22, 3), "reclassify", "不是这条"),
+        ):
+            s.add(TicketEvent(ticket_id=t.id, action=action, at=at, note=note))
+        await s.commit()
+    async with sessions() as s:
+        c = await build_digest(s, period="2026-10", taxonomy=taxonomy(tmp_path))
+        files = await write_forms(s, c, tmp_path / "out", taxonomy=taxonomy(tmp_path))
+    wb = load_workbook(files.xlsx)  # not read-only: the sheet's filter and panes are read back too
+    sheet = wb["工单明细"]
+    header = [cell.value for cell in sheet[1]]
+    assert header == list(TICKET_HEADERS)
+    for h in ("反映人", "转达邻长", "原话", "办结说明", "办理期限", "紧急", "来源", "群聊", "组"):
+        assert h in header, h
+    assert sheet.auto_filter.ref == f"A1:W{sheet.max_row}" and sheet.max_row == 1 + c.totals.received
+    assert sheet.freeze_panes == "A2"
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)}
+    row = rows["0013"]
+    assert row["办理期限"] == datetime(2026, 10, 22)  # the local date (Excel keeps dates as midnight)
+    assert sheet.cell(row=list(rows).index("0013") + 2, column=header.index("办理期限") + 1).number_format == "yyyy-mm-dd"
+    assert (row["紧急"], row["来源"], row["群聊"]) == ("是", "意见箱", "松涛里邻长群")
+    assert row["办结说明"] == "燃气公司已关阀检修 回复：已修好"
+    assert (row["反映人"], row["转达邻长"]) == ("赵组长", None)
+    assert row["原话"] == "5栋门口燃气泄漏味道很大"
+    first = rows["0001"]
+    assert (first["紧急"], first["来源"], first["群聊"], first["组"]) == ("否", "微信群", "私聊", "三组")
+    assert first["办理期限"] == datetime(2026, 10, 8) and first["办结说明"] is None
+    assert first["反映人"] == REPORTER and first["转达邻长"] == "王姐"
+    assert first["原话"] == "张某 电话 [电话] 3栋[房号] 下水道堵了"
+    summary = [[v for v in r if v is not None] for r in wb["汇总"].iter_rows(values_only=True)]
+    notes = {r[0]: r[-1] for r in summary if r and r[0] in RATE_NOTES}
+    assert notes == RATE_NOTES
+    assert any(r and r[0] == "本月一题" for r in summary)
+    wb.close()

@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from openpyxl import load_workbook
+
 from handlers.digest import build_digest, render_text
 from tests.handlers.clocked import *  # noqa: F403  (app, chat, clock, understanding)
 from tests.support import REPO
@@ -51,10 +53,16 @@ def test_linju_digest_for_this_month_on_tickets_filed_today_says_nothing_is_over
     text = next((tmp_path / "digests" / this_month).glob("*.txt")).read_text(encoding="utf-8")
     assert "3 received" in out.stdout, out.stdout
     assert "其中超期 0 件" in text and "已超期" not in text, text
-    assert re.search(r"已等 0 天", text), text
+    # Every oldest-open line says 0 days: none is counted to the month's end (29 days and more).
+    assert re.findall(r"已等 (\d+) 天", text) == ["0", "0", "0"], text
+    wb = load_workbook(next((tmp_path / "digests" / this_month).glob("*.xlsx")), read_only=True)
+    header, *rows = list(wb["工单明细"].iter_rows(values_only=True))
+    wb.close()
+    waited = [r[header.index("已等/用时(天)")] for r in rows]
+    assert len(waited) == 3 and all(w < 1 for w in waited), waited
 
 
-async def test_the_three_rates_print_their_numerators_and_denominators(app, chat, clock):
+async def test_the_three_rates_print_their_numerators_and_denominators(app, chat, clock, tmp_path):
     clock.now = MID_NOVEMBER
     numbers = []
     for text, who in (("4栋楼道灯坏了，晚上看不见", "王阿姨"), ("5栋下水道堵了，污水冒出来", "李叔"),
@@ -76,6 +84,24 @@ async def test_the_three_rates_print_their_numerators_and_denominators(app, chat
     assert "响应率 75%（3/4）" in text and "解决率 50%（1/2，驳回 1、合并 1 不计）" in text, text
     assert sum(row.now for row in digest.by_category) == t.received
     assert d in "".join(f"#{o.number}" for o in digest.oldest)
+    # The text's category lines add up to what was received, rejected and merged ones included.
+    section = text.split("【分类】", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    assert sum(int(re.match(r"· \S+ (\d+)（", line).group(1)) for line in section) == t.received == 4, section
+    # The spreadsheet's summary says the same: numerators/denominators, rejected and merged on rows of their own.
+    from handlers.digest_render import write_forms
+
+    async with app.dispatcher.sessions() as s:
+        files = await write_forms(s, digest, tmp_path / "out", taxonomy=app.understanding.taxonomy)
+    wb = load_workbook(files.xlsx, read_only=True)
+    rows = [list(r) for r in wb["汇总"].iter_rows(values_only=True)]
+    wb.close()
+    by_name = {r[0]: r for r in rows if r and r[0]}
+    assert by_name["响应率"][1:4] == ["75%", "—", "3/4"]
+    assert by_name["解决率"][1:4] == ["50%", "—", "1/2"]
+    assert by_name["其中驳回"][1] == 1 and by_name["其中合并"][1] == 1
+    start = next(i for i, r in enumerate(rows) if r and r[0] == "分类")
+    categories = [r for r in rows[start + 1 :] if r and r[0]][: len(digest.by_category)]
+    assert sum(r[1] for r in categories) == by_name["收到"][1] == 4
 
 
 async def test_the_month_s_top_issue_is_one_estate_s_with_its_places_and_progress(app, chat, clock):
