@@ -114,7 +114,7 @@ async def test_the_month_s_top_issue_is_one_estate_s_with_its_places_and_progres
     await chat.say(f"办结 {numbers[1]} 回复：已换灯", sender="刘主任", room="书院路社区两委群")
     digest = await _digest(app, clock.now + timedelta(hours=1))
     top = digest.top
-    assert top is not None and top.problem == "楼道灯损坏", top
+    assert top is not None and top.problem == "楼道灯不亮", top
     assert top.places == ["松涛里 4栋", "松涛里 6栋"] and top.reports == 3 and (top.tickets, top.open) == (2, 1)
     text = render_text(digest)
-    assert "【本月一题】楼道灯损坏（设施报修）：松涛里 4栋、松涛里 6栋，共3次反映；1 件已办结，1 件在办。" in text, text
+    assert "【本月一题】楼道灯不亮（设施报修）：松涛里 4栋、松涛里 6栋，共3次反映；1 件已办结，1 件在办。" in text, text
