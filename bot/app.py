@@ -113,6 +113,7 @@ class App:
             understand_concurrency=s.llm.concurrency,
             normalize=self.understanding.normalize,
             organisation=organisation_from(s, self.capabilities),
+            channel=self.capabilities,
             bot_name=s.bot.name,
             send=self._send,
             clock=self.clock,

@@ -9,6 +9,7 @@ from bot.channels.base import Channel
 from bot.channels.console import ConsoleChannel
 from bot.channels.registry import ChannelOptions
 from bot.config import ConfigError, load_settings
+from handlers import texts
 from handlers.types import Capabilities, Reply
 from tests.support import DEFAULT_CONFIG, make_settings
 
@@ -20,6 +21,8 @@ def test_every_registered_channel_declares_its_capabilities_and_a_chat_source():
         caps = registry.capabilities(name)
         assert isinstance(caps, Capabilities) and Channel in type.mro(cls)  # type: ignore[arg-type]
         assert cls.name == name  # type: ignore[attr-defined]
+        # A reporter who wrote through it hears of progress (notify.py) and counts towards the limits.
+        assert caps.source in texts.CHAT_SOURCES and caps.source in texts.SOURCE_NAMES, name
         assert caps.max_text_length > 0 and caps.voice in ("text", "audio", "none")
 
 
