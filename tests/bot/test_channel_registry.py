@@ -11,7 +11,7 @@ from bot.channels.registry import ChannelOptions
 from bot.config import ConfigError, load_settings
 from handlers import texts
 from handlers.types import Capabilities, Reply
-from tests.support import DEFAULT_CONFIG, make_settings
+from tests.support import DEFAULT_CONFIG, REPO, make_settings
 
 
 def test_every_registered_channel_declares_its_capabilities_and_a_chat_source():
@@ -104,3 +104,25 @@ def test_the_protocol_gives_its_optional_parts_defaults():
     ch = Minimal()
     assert ch.connected is True and ch.on_connected is None and ch.max_text_length == 500
     assert isinstance(ch, Channel)
+
+
+def _doc_row(name: str, c: Capabilities) -> str:
+    def yes(b: bool) -> str:
+        return "yes" if b else "no"
+
+    sees = "every message" if c.sees_all_messages else "@-mentions only"
+    voice = {"text": "as text", "audio": "as audio", "none": "never"}[c.voice]
+    return (
+        f"| `{name}` | `{c.source}` | {yes(c.ids_trustworthy)} | {sees} | {yes(c.can_push)} | {c.max_text_length} "
+        f"| {yes(c.markdown)} | {yes(c.downloads_images)} | {voice} |"
+    )
+
+
+def test_the_capability_table_in_the_docs_says_what_the_channels_declare():
+    doc = (REPO / "docs" / "channels.md").read_text(encoding="utf-8")
+    lines = {line.strip() for line in doc.splitlines()}
+    for name in registry.names():
+        row = _doc_row(name, registry.capabilities(name))
+        assert row in lines, f"docs/channels.md should have the row\n{row}"
+    assert any(line.startswith("| `wecom`") and "planned" in line for line in lines)
+    assert "docs/channels.md" in (REPO / "README.md").read_text(encoding="utf-8")
