@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.messages import generate
+from bot.channels.base import Channel
+from handlers.types import Capabilities
 
 REPO = Path(__file__).resolve().parent.parent
 DEV = REPO.parent / "shared" / "data" / "dev_messages.jsonl"
@@ -111,9 +113,10 @@ def bench_classify(texts: list[str], repeat: int, tmp: Path) -> tuple[dict, str]
     return {"figure": "classify", "what": stages + ", no LLM", "unit": "msg/s", **_paired(rates, floors)}, stages
 
 
-class _BenchChannel:
+class _BenchChannel(Channel):
     name = "bench"
-    max_text_length = 2000
+    # Like the console: configured rooms (the committee's) are known by name before they speak.
+    capabilities = Capabilities(source="console", ids_trustworthy=False)
 
     def __init__(self) -> None:
         self.sent = 0
@@ -124,9 +127,6 @@ class _BenchChannel:
 
     async def send(self, reply) -> None:
         self.sent += 1
-
-    def room_id_for_topic(self, topic: str) -> str:
-        return topic  # like the console: configured rooms (the committee's) are known before they speak
 
     async def wait_closed(self) -> None:
         await self._closed.wait()

@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.channels.base import Channel
+from handlers.types import Capabilities
+
 ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = ROOT.parent / "shared" / "data" / "external"
 LCCC = EXTERNAL / "lccc_toy_chat.jsonl"
@@ -41,16 +44,13 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-class _Channel:
+class _Channel(Channel):
     """A fake channel at the edge: messages in, replies collected."""
 
     name = "bench"
-    max_text_length = 2000
+    capabilities = Capabilities(source="wechat", ids_trustworthy=True)  # ids are the platform's, as on WeChat
 
     def __init__(self) -> None:
-        from handlers.types import Capabilities
-
-        self.capabilities = Capabilities(ids_trustworthy=True)  # ids are the platform's, as on WeChat
         self.sent: list[Any] = []
         self.on_message = None
         self._n = 0
@@ -67,9 +67,6 @@ class _Channel:
 
     async def close(self) -> None:
         self._closed.set()
-
-    def room_id_for_topic(self, topic: str) -> str:
-        return f"{topic}@chatroom"
 
     async def say(self, text: str, *, sender: str, room: str | None) -> list[Any]:
         from handlers.types import IncomingMessage

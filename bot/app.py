@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import retention
+from bot.channels import registry
 from bot.channels.base import Channel
 from bot.config import Settings
 from bot.digest_job import RETRY_CRON as DIGEST_RETRY_CRON
 from bot.digest_job import DigestJob
-from bot.rooms import bind_configured_rooms, capabilities_for, organisation_from
+from bot.rooms import bind_configured_rooms, organisation_from
 from bot.scheduler import Job, Scheduler
 from bot.throttle import TokenBucket
 from bot.understanding import Understanding, build_understanding
@@ -70,8 +71,10 @@ class App:
         self.scheduler: Scheduler | None = None
         self.digests: DigestJob | None = None
         self.digest_catchup: asyncio.Task | None = None
-        declared = getattr(channel, "capabilities", None)
-        self.capabilities: Capabilities = declared if isinstance(declared, Capabilities) else capabilities_for(settings)
+        # What the channel can do; without one (the CLI, tests), what the configured channel declares.
+        self.capabilities: Capabilities = (
+            channel.capabilities if channel is not None else registry.capabilities(settings.channel)
+        )
         # One privacy module for every exit: LLM requests, notices, answers, digests, spreadsheets, logs.
         self.privacy = Privacy(staff_names(settings))
         self.limits = build_limits(settings)
@@ -110,6 +113,7 @@ class App:
             understand_concurrency=s.llm.concurrency,
             normalize=self.understanding.normalize,
             organisation=organisation_from(s, self.capabilities),
+            channel=self.capabilities,
             bot_name=s.bot.name,
             send=self._send,
             clock=self.clock,
@@ -126,8 +130,7 @@ class App:
         dispatcher = await self.open()
         if self.channel is not None:
             await dispatcher.recover()
-            if hasattr(self.channel, "on_connected"):
-                self.channel.on_connected = dispatcher.flush_outbox  # replies kept during an outage go out
+            self.channel.on_connected = dispatcher.flush_outbox  # replies kept during an outage go out
             await self.channel.start(self.on_message)
             self._flusher = asyncio.create_task(self._flush_periodically(), name="outbox-flusher")
             self.scheduler = Scheduler(self.settings.schedule.timezone)
@@ -201,7 +204,7 @@ class App:
                 send=self._send,
                 taxonomy=self.understanding.taxonomy,
                 privacy=self.privacy,
-                text_limit=getattr(self.channel, "max_text_length", 2000),
+                text_limit=self.capabilities.max_text_length,
                 clock=self.clock,
             )
         try:
@@ -279,7 +282,7 @@ class App:
         if self.dispatcher is None:
             return False
         try:
-            if getattr(self.channel, "connected", True) is not False:  # else its next login flushes
+            if self.channel is None or self.channel.connected:  # else its next login flushes
                 await self.dispatcher.flush_outbox()
             async with self.dispatcher.sessions() as s:
                 return bool(await messages.unsent_outbox(s, now=self.clock(), limit=1))

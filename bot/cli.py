@@ -9,34 +9,25 @@ import json
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING
 
 from bot import cli_digest, cli_eval, cli_rooms, cli_tickets, cli_train
+from bot.channels import registry
+from bot.channels.registry import ChannelOptions
 from bot.cli_common import classification_json, classify_rows, read_jsonl, settings_from, setup_logging
 from bot.config import ConfigError, Settings
 
-if TYPE_CHECKING:
-    from bot.channels.base import Channel
-
 log = logging.getLogger("linju")
+CHAT_CHANNEL = "console"  # `linju chat` is the terminal group chat, whatever channel the config runs
 
 
 # ---------------------------------------------------------------- commands
 
 
-async def _run_channel(settings: Settings, *, jsonl: bool = False, console_only: bool = False) -> int:
+async def _run_channel(settings: Settings, channel_name: str, options: ChannelOptions) -> int:
+    """Run the app on the channel registered as `channel_name` until its input ends or a signal stops it."""
     from bot.app import App
-    from bot.channels.console import ConsoleChannel
 
-    channel_name = "console" if console_only else settings.channel
-    if channel_name == "console":
-        channel: Channel = ConsoleChannel(
-            room=settings.console.room, sender=settings.console.sender, bot_name=settings.bot.name, jsonl=jsonl
-        )
-    else:
-        from bot.channels.wechaty_channel import WechatyChannel
-
-        channel = WechatyChannel(bot_name=settings.bot.name, data_dir=settings.data_dir)
+    channel = registry.create(channel_name, settings, options)
     app = App(settings, channel=channel)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -62,9 +53,11 @@ async def _run_channel(settings: Settings, *, jsonl: bool = False, console_only:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    interactive_console = settings.channel == "console" and sys.stdin.isatty()
-    setup_logging(settings, quiet_console=interactive_console)
-    return asyncio.run(_run_channel(settings, jsonl=getattr(args, "jsonl", False)))
+    # A channel that talks through this terminal keeps the log off it when a person is typing there.
+    in_terminal = registry.capabilities(settings.channel).terminal and sys.stdin.isatty()
+    setup_logging(settings, quiet_console=in_terminal)
+    options = ChannelOptions(jsonl=getattr(args, "jsonl", False))
+    return asyncio.run(_run_channel(settings, settings.channel, options))
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -74,7 +67,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if args.sender:
         settings.console.sender = args.sender
     setup_logging(settings, quiet_console=True)
-    return asyncio.run(_run_channel(settings, jsonl=args.jsonl, console_only=True))
+    return asyncio.run(_run_channel(settings, CHAT_CHANNEL, ChannelOptions(jsonl=args.jsonl)))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import logging
 import sys
 from datetime import UTC, datetime
@@ -115,11 +114,12 @@ async def _privacy(settings: Settings, sessions):
 
 
 async def _send(settings: Settings, sessions, taxonomy, period, *, community: str | None, force: bool) -> int:
+    from bot.channels import registry
     from bot.digest_job import DigestJob
     from bot.rooms import bind_configured_rooms
     from handlers.digest_send import Outcome
 
-    channel = await _open_channel(settings)
+    channel = await registry.open_for_sending(settings)  # the running configuration's channel
     try:
         job = DigestJob(
             settings,
@@ -127,7 +127,7 @@ async def _send(settings: Settings, sessions, taxonomy, period, *, community: st
             send=channel.send,
             taxonomy=taxonomy,
             privacy=await _privacy(settings, sessions),
-            text_limit=channel.max_text_length,
+            text_limit=channel.capabilities.max_text_length,
         )
         async with sessions() as s:  # the configured room ids, as the bot binds them at start
             await bind_configured_rooms(s, settings, channel.capabilities)
@@ -139,26 +139,3 @@ async def _send(settings: Settings, sessions, taxonomy, period, *, community: st
         print(f"{room}: {outcome}", file=sys.stderr)
     ok = bool(results) and all(r in (Outcome.SENT, Outcome.ALREADY_SENT) for r in results.values())
     return 0 if ok else 1
-
-
-async def _open_channel(settings: Settings):
-    if settings.channel == "console":
-        from bot.channels.console import ConsoleChannel
-
-        # Sending only: the console prints what it sends and reads nothing.
-        return ConsoleChannel(
-            room=settings.console.room,
-            sender=settings.console.sender,
-            bot_name=settings.bot.name,
-            stdin=io.StringIO(),
-            interactive=False,
-        )
-    from bot.channels.wechaty_channel import WechatyChannel
-
-    channel = WechatyChannel(bot_name=settings.bot.name, data_dir=settings.data_dir)
-
-    async def ignore(_msg) -> None:
-        return None
-
-    await channel.start(ignore)
-    return channel

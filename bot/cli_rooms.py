@@ -59,9 +59,10 @@ async def _with_db(settings: Settings, body) -> int:
 
 def _configured_ids(settings: Settings) -> set[str]:
     """The room ids config.yaml binds (on the console: the rooms' names)."""
-    from bot.rooms import capabilities_for, configured_rooms
+    from bot.channels import registry
+    from bot.rooms import configured_rooms
 
-    return set(configured_rooms(settings, capabilities_for(settings))[0])
+    return set(configured_rooms(settings, registry.capabilities(settings.channel))[0])
 
 
 def cmd_list(args: argparse.Namespace) -> int:

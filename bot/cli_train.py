@@ -65,6 +65,7 @@ async def rows_from_tickets(settings: Settings, *, max_silent: int = 20_000) -> 
     """
     from sqlmodel import col, select
 
+    from handlers.texts import CHAT_SOURCES
     from storage import candidates as cand_store
     from storage import engine as db
     from storage.models import Inbox, Ticket, TicketEvent
@@ -112,7 +113,7 @@ async def rows_from_tickets(settings: Settings, *, max_silent: int = 20_000) -> 
             "confirmed" if "confirm" in done
             else "reclassified" if "reclassify" in done
             else "merged" if "merge" in done or status == "duplicate"
-            else "registered" if source != "wechat" and status not in ("rejected", "withdrawn")
+            else "registered" if source not in CHAT_SOURCES and status not in ("rejected", "withdrawn")
             else "settled" if status in SETTLED
             else None
         )

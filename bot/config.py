@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     # The parsed config file, below the environment (load_settings sets it on a subclass).
     file_values: ClassVar[dict[str, Any]] = {}
 
-    channel: Literal["console", "wechaty"] = "console"
+    channel: str = "console"  # a name in bot/channels/registry.py (console, wechaty)
     data_dir: Path = Path("./data")
     log_level: str = "INFO"
     bot: BotSettings = BotSettings()
@@ -230,6 +230,13 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitSettings = LimitSettings()
     retention: RetentionSettings = RetentionSettings()
+
+    @field_validator("channel")
+    @classmethod
+    def _registered_channel(cls, v: str) -> str:
+        from bot.channels import registry  # imported here: the registry imports this module
+
+        return registry.check(v)
 
     @classmethod
     def settings_customise_sources(

@@ -16,17 +16,6 @@ from storage import repo
 log = logging.getLogger(__name__)
 
 
-def capabilities_for(settings: Settings) -> Capabilities:
-    """What the configured channel declares, for commands that run without opening it (digest, tickets)."""
-    if settings.channel == "console":
-        from bot.channels.console import ConsoleChannel
-
-        return ConsoleChannel.capabilities
-    from bot.channels.wechaty_channel import WechatyChannel
-
-    return WechatyChannel.capabilities
-
-
 def room_estate(community: CommunitySettings, room: RoomSettings) -> str | None:
     """The estate a room serves: `estate:` in config, else the one estate of its community its name contains
     (松涛里邻长群 serves 松涛里); None for a room over several estates or none."""

@@ -125,7 +125,7 @@ class Candidates:
             actor=sender,
             room=room,
             room_id=cand.room_id,
-            source="wechat",
+            source=ctx.channel.source,  # held from a message of this bot's channel
             now=ctx.now,
             inbox_message_id=cand.inbox_message_id,
         )

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.types import IncomingMessage, Reply
+from handlers.types import Capabilities, IncomingMessage, Reply
 from nlp.types import Classification
 
 
@@ -78,6 +78,7 @@ class Context:
     now: datetime
     room: RoomInfo
     actor: Actor
+    channel: Capabilities  # what the message's channel can do (its ticket source among it); never its name
     classify_fn: Callable[[str], Awaitable[Classification]]
     mentioned: bool = False  # the bot was @-mentioned (from the platform's list or "@<bot name>" in the text)
     raw: str = ""  # the text as written (mentions stripped, line breaks kept): where a leader's list shows

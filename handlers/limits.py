@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers import texts
 from storage import repo
 
 HOUR = timedelta(hours=1)
@@ -79,7 +80,9 @@ class Limits:
             checks.append(("room", "room", room_id, self.room))
         tickets = urgent = None
         for scope, by, who, rates in checks:
-            r = await repo.recent_tickets(session, by=by, who=who, day=now - DAY, hour=now - HOUR)
+            r = await repo.recent_tickets(
+                session, by=by, who=who, day=now - DAY, hour=now - HOUR, sources=texts.CHAT_SOURCES
+            )
             tickets = tickets or _over("tickets", scope, r.hour, r.day, rates.tickets_per_hour, rates.tickets_per_day)
             urgent = urgent or _over(
                 "urgent", scope, r.urgent_hour, r.urgent_day, rates.urgent_per_hour, rates.urgent_per_day

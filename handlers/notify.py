@@ -144,8 +144,8 @@ class Notifier:
             note=p.reply(note),
             other=other,
         )
-        if text is None or ticket.source != "wechat" or not ticket.reporter_id:
-            return []
+        if text is None or ticket.source not in texts.CHAT_SOURCES or not ticket.reporter_id:
+            return []  # offline sources (意见箱, 议事会 …) have nobody to tell in a chat
         if ticket.room_id is None:  # reported in a private chat: answer there
             hold = self.hold_until(now, topic=None, urgent=ticket.urgent)
             return [Reply(text=text, contact_id=ticket.reporter_id, not_before=hold)]

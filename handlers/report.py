@@ -345,7 +345,7 @@ class ReportHandler:
             actor=ctx.actor,
             room=ctx.room,
             room_id=ctx.msg.room_id,
-            source="wechat",
+            source=ctx.channel.source,
             now=ctx.now,
             inbox_message_id=ctx.msg.message_id,
         )

@@ -30,7 +30,7 @@ from handlers.limits import Limits
 from handlers.outbox import Outbox, Queued, Send, in_unit
 from handlers.report import problem_texts
 from handlers.router import Router
-from handlers.types import IncomingMessage, Reply
+from handlers.types import Capabilities, IncomingMessage, Reply
 from nlp.privacy import Privacy
 from nlp.types import Classification
 from storage import jobs, messages
@@ -83,6 +83,7 @@ class Dispatcher:
         classify: Classify,
         normalize: Normalize,
         organisation: Organisation,
+        channel: Capabilities,
         bot_name: str,
         send: Send | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -112,6 +113,7 @@ class Dispatcher:
         self._understand_slots = asyncio.Semaphore(understand_concurrency)
         self.normalize = normalize
         self.identities = Identities(organisation, member_cache_seconds=member_cache_seconds)
+        self.channel = channel
         self.clock = clock
         self.retries = retries
         self.batch_size = batch_size
@@ -437,6 +439,7 @@ class Dispatcher:
             now=self.clock(),
             room=room,
             actor=actor,
+            channel=self.channel,
             classify_fn=classify,
             mentioned=mentioned,
             raw=raw,

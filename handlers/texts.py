@@ -383,6 +383,8 @@ ROLE_NAMES = {
 # Where a ticket came from: stored as a short code, shown and typed in Chinese.
 SOURCE_NAMES = {
     "wechat": "微信群",
+    "wecom": "企业微信",
+    "console": "控制台",
     "box": "意见箱",
     "notebook": "民情日记",
     "meeting": "议事会",
@@ -392,7 +394,13 @@ SOURCE_NAMES = {
 }
 SOURCE_ALIASES = {"意见箱": "box", "信箱": "box", "民情日记": "notebook", "日记": "notebook", "笔记": "notebook",
                   "议事会": "meeting", "会议": "meeting", "居民议事会": "meeting", "电话": "phone", "来电": "phone",
-                  "走访": "visit", "上门": "visit", "入户": "visit", "微信": "wechat", "微信群": "wechat"}
+                  "走访": "visit", "上门": "visit", "入户": "visit", "微信": "wechat", "微信群": "wechat",
+                  "企业微信": "wecom", "企微": "wecom", "控制台": "console"}
+
+
+# The sources whose tickets come from a chat the bot is in (each channel's Capabilities.source is one): their
+# reporter can be told of progress there. The others are offline (意见箱, 议事会 …): nobody to tell in a chat.
+CHAT_SOURCES = frozenset({"wechat", "wecom", "console"})
 
 
 def source_name(code: str) -> str:

@@ -10,16 +10,39 @@ from typing import Literal
 MessageKind = Literal["text", "image", "voice", "video", "file", "emoticon", "red_packet", "link", "mini_program", "other"]
 
 
+VoiceForm = Literal["text", "audio", "none"]
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a channel promises about itself; everything above bot/ decides by these, never by a channel's name.
 
+    `source`: the ticket source code of the messages it brings (wechat, console …; texts.SOURCE_NAMES): a
+    ticket's source is where it came from, not which transport is running, and one from a chat source has a
+    reporter the bot can tell of its progress (texts.CHAT_SOURCES).
     `ids_trustworthy`: room and sender ids are the platform's own (WeChat's wxid_…, …@chatroom), so a name
     never stands in for one; where they are not (the console, whose ids are the names typed), names are ids.
+    `sees_all_messages`: it receives every message of a group it is in; False: only those that @-mention it
+    (silence then says nothing about chat the bot never saw).
+    `can_push`: it can send without being asked (urgent pushes, notices, digests), not only answer a message.
+    `max_text_length`: how long one outgoing text may be; the channel sends a longer one in parts, in order.
+    `markdown`: it renders markdown (else text goes out as plain text).
+    `downloads_images`: a photo arrives as a file the bot can keep (IncomingMessage.media).
+    `voice`: how a voice message arrives: "text" (the platform transcribed it), "audio" (a file to transcribe)
+    or "none" (it never brings one).
+    `terminal`: it talks through this process's own stdin and stdout, so logs stay off the console.
     `sends_per_minute` and `send_burst`: how fast the platform lets an account send (None: no limit).
     """
 
+    source: str
     ids_trustworthy: bool = True
+    sees_all_messages: bool = True
+    can_push: bool = True
+    max_text_length: int = 2000
+    markdown: bool = False
+    downloads_images: bool = False
+    voice: VoiceForm = "none"
+    terminal: bool = False
     sends_per_minute: float | None = None
     send_burst: int = 10
 

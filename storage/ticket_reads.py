@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, func, true
+from sqlalchemy import bindparam, case, exists, func, literal, true
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,7 +23,7 @@ _TICKET = Ticket.__table__
 _EVENT = TicketEvent.__table__
 
 
-def _recent(column):
+def _recent(column, sources: tuple[str, ...]):
     hour = _TICKET.c.created_at >= bindparam("hour")
     urgent = _TICKET.c.urgent == true()
     return (
@@ -35,11 +35,13 @@ def _recent(column):
         )
         .where(column == bindparam("who"))
         .where(_TICKET.c.created_at >= bindparam("day"))
-        .where(_TICKET.c.source == "wechat")
+        # The sources given as fixed values (not an expanding IN list, which the fast path does not take).
+        .where(_TICKET.c.source.in_([literal(s) for s in sources]))
     )
 
 
-_RECENT = {"reporter": _recent(_TICKET.c.reporter_id), "room": _recent(_TICKET.c.room_id)}
+_COLUMNS = {"reporter": _TICKET.c.reporter_id, "room": _TICKET.c.room_id}
+_RECENT: dict[tuple[str, tuple[str, ...]], Any] = {}  # built once per (by, sources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +54,16 @@ class Recent:
     urgent_hour: int
 
 
-async def recent_tickets(session: AsyncSession, *, by: str, who: str, day: datetime, hour: datetime) -> Recent:
-    """Counts for the limits: `by` is "reporter" or "room" (each read from its own index)."""
-    [row] = await core.rows(session, _RECENT[by], {"who": who, "day": day, "hour": hour})
+async def recent_tickets(
+    session: AsyncSession, *, by: str, who: str, day: datetime, hour: datetime, sources: Collection[str]
+) -> Recent:
+    """Counts for the limits: `by` is "reporter" or "room" (each read from its own index); only tickets from
+    `sources` (the chat sources: a ticket staff registered from a meeting is not the reporter's doing)."""
+    key = (by, tuple(sorted(sources)))
+    stmt = _RECENT.get(key)
+    if stmt is None:
+        stmt = _RECENT[key] = _recent(_COLUMNS[by], key[1])
+    [row] = await core.rows(session, stmt, {"who": who, "day": day, "hour": hour})
     return Recent(day=int(row[0]), hour=int(row[1]), urgent_day=int(row[2]), urgent_hour=int(row[3]))
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from bot.channels.base import Channel
 from bot.config import Settings, load_settings
 from handlers.types import Capabilities, IncomingMessage, Reply
 
@@ -39,12 +40,12 @@ def make_settings(tmp: Path, *, ids: bool = True, **overrides: Any) -> Settings:
     return settings
 
 
-class FakeChannel:
+class FakeChannel(Channel):
     """A channel for tests: messages are pushed in with `say`, replies collected in `sent`."""
 
     name = "fake"
-    max_text_length = 2000
-    capabilities = Capabilities(ids_trustworthy=True)  # like WeChat: ids are the platform's, names are not ids
+    # Like WeChat: ids are the platform's, names are not ids; its tickets' source is WeChat's.
+    capabilities = Capabilities(source="wechat", ids_trustworthy=True, max_text_length=2000)
 
     def __init__(self) -> None:
         self.sent: list[Reply] = []

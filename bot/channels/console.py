@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import queue
@@ -11,10 +12,14 @@ import sys
 import threading
 import uuid
 from collections.abc import Awaitable
-from typing import TextIO, cast
+from typing import TYPE_CHECKING, TextIO, cast
 
-from bot.channels.base import OnMessage
+from bot.channels.base import Channel, OnMessage
 from handlers.types import Capabilities, IncomingMessage, Reply
+
+if TYPE_CHECKING:
+    from bot.channels.registry import ChannelOptions
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +40,7 @@ def console_room_id(name: str) -> str:
     return name
 
 
-class ConsoleChannel:
+class ConsoleChannel(Channel):
     """Reads lines from a stream and prints replies.
 
     Three modes: interactive (a TTY: prompt, slash commands), piped text (each line is a message from the
@@ -44,10 +49,38 @@ class ConsoleChannel:
     """
 
     name = "console"
-    max_text_length = 100_000
     # The operator's own terminal: a sender is whoever `/as` says, so names are the ids (anyone typing here is
-    # trusted anyway); no send limit.
-    capabilities = Capabilities(ids_trustworthy=False)
+    # trusted anyway); it sees every line, prints whatever is sent whenever it is sent, and has no send limit.
+    # A JSON line may say `"kind": "image"` or `"voice"`, but no picture or sound comes with it.
+    capabilities = Capabilities(
+        source="console",
+        ids_trustworthy=False,
+        sees_all_messages=True,
+        can_push=True,
+        max_text_length=100_000,
+        markdown=False,
+        downloads_images=False,
+        voice="none",
+        terminal=True,
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options: ChannelOptions) -> ConsoleChannel:
+        """The registry's factory: the configured room and speaker; `send_only` reads nothing (it only prints)."""
+        if options.send_only:
+            return cls(
+                room=settings.console.room,
+                sender=settings.console.sender,
+                bot_name=settings.bot.name,
+                stdin=io.StringIO(),
+                interactive=False,
+            )
+        return cls(
+            room=settings.console.room,
+            sender=settings.console.sender,
+            bot_name=settings.bot.name,
+            jsonl=options.jsonl,
+        )
 
     def __init__(
         self,

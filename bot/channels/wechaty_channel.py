@@ -12,17 +12,20 @@ import os
 import sys
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.channels.base import OnMessage
+from bot.channels.base import Channel, OnConnected, OnMessage
 from bot.channels.media import file_box_bytes, save_media
 from bot.channels.wechat_text import AT_SEPARATOR, MAX_TEXT_LENGTH, mentions_name, split_text, strip_mentions
 from bot.config import ConfigError
 from handlers.types import Capabilities, IncomingMessage, MessageKind, Reply
+
+if TYPE_CHECKING:
+    from bot.channels.registry import ChannelOptions
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +188,7 @@ def _tame_upstream_logging(secret: str) -> None:
 # --------------------------------------------------------------------------- the channel
 
 
-class WechatyChannel:
+class WechatyChannel(Channel):
     """WeChat through a Wechaty puppet service (gRPC, no TLS), the same Channel shape as the console.
 
     Robustness, by design rather than by patching: upstream's `Wechaty.start()` calls `loop.stop()` on a
@@ -204,9 +207,26 @@ class WechatyChannel:
     """
 
     name = "wechaty"
-    max_text_length = MAX_TEXT_LENGTH
-    # WeChat's ids (wxid_…, …@chatroom) are the platform's; WeChat restricts accounts that send in bursts.
-    capabilities = Capabilities(ids_trustworthy=True, sends_per_minute=30, send_burst=10)
+    # WeChat's ids (wxid_…, …@chatroom) are the platform's; a personal account sees every message of its groups
+    # and may send at any time, but WeChat restricts accounts that send in bursts. Photos are downloaded; a
+    # voice message comes as a SILK recording (not transcribed yet: it is recorded as "[语音]").
+    capabilities = Capabilities(
+        source="wechat",
+        ids_trustworthy=True,
+        sees_all_messages=True,
+        can_push=True,
+        max_text_length=MAX_TEXT_LENGTH,
+        markdown=False,
+        downloads_images=True,
+        voice="audio",
+        sends_per_minute=30,
+        send_burst=10,
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options: ChannelOptions) -> WechatyChannel:
+        """The registry's factory: endpoint and token from the environment (WECHATY_PUPPET_SERVICE_*)."""
+        return cls(bot_name=settings.bot.name, data_dir=settings.data_dir)
 
     def __init__(
         self,
@@ -251,7 +271,7 @@ class WechatyChannel:
         self._seen: deque[str] = deque(maxlen=2000)
         self._send_lock = asyncio.Lock()  # one reply at a time, so replies leave in the order they were sent
         # Called after every login; the app sets it to flush its database outbox.
-        self.on_connected: Callable[[], Awaitable[object]] | None = None
+        self.on_connected: OnConnected | None = None
         self._logged_in: asyncio.Event | None = None
         self._closed: asyncio.Event | None = None
         self._closing = False

@@ -50,7 +50,7 @@ async def test_the_app_sends_through_a_bucket_at_the_channels_or_the_configured_
     class Chatty(FakeChannel):
         from handlers.types import Capabilities
 
-        capabilities = Capabilities(ids_trustworthy=True, sends_per_minute=20, send_burst=3)
+        capabilities = Capabilities(source="wechat", ids_trustworthy=True, sends_per_minute=20, send_burst=3)
 
     assert App(make_settings(tmp_path), channel=FakeChannel())._bucket is None
     declared = App(make_settings(tmp_path), channel=Chatty())._bucket
