@@ -132,10 +132,10 @@ TICKET_SHEET: tuple[tuple[str, int], ...] = (
     ("状态", 10),
     ("处理人", 10),
     ("办结说明", 30),
-    ("已等/用时(天)", 12),
+    ("已等/用时（天）", 12),
     ("反映人数", 9),
     ("满意度", 8),
-    ("照片(张)", 8),
+    ("照片（张）", 8),
 )
 TICKET_HEADERS = tuple(h for h, _ in TICKET_SHEET)
 PRIVATE_CHAT = "私聊"
@@ -228,7 +228,7 @@ def _summary_rows(c: DigestContent) -> list[list[Any]]:
         ["满意率", pct(t.satisfaction_rate), pct(pt.satisfaction_rate),
          f"{t.satisfied}/{t.satisfied + t.unsatisfied}", RATE_NOTES["满意率"]],
         ["回访人数", t.satisfied + t.unsatisfied, pt.satisfied + pt.unsatisfied],
-        ["办结用时中位(天)", _round(t.median_days), _round(pt.median_days)],
+        ["办结用时中位（天）", _round(t.median_days), _round(pt.median_days)],
     ]
     for title, table in (
         ("分类", c.by_category),
@@ -248,7 +248,7 @@ def _summary_rows(c: DigestContent) -> list[list[Any]]:
         rows += [[], ["反复/多处反映", "类别", "地点", "反映次数"]]
         rows += [[h.problem, h.category, "、".join(h.places), h.reports] for h in c.hot]
     if c.oldest:
-        rows += [[], ["等得最久的在办工单", "类别", "地点", "摘要", "已等(天)", "超期"]]
+        rows += [[], ["等得最久的在办工单", "类别", "地点", "摘要", "已等（天）", "超期"]]
         rows += [
             [f"#{o.number}", o.category, o.place, o.summary, o.days_open, "是" if o.overdue else ""]
             for o in c.oldest

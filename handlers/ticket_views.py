@@ -42,7 +42,7 @@ class Views(OpsCore):
             parts.append(f"{t.supporters}人反映")
         if t.urgent:
             parts.append("紧急")
-        if t.source != "wechat":
+        if t.source not in texts.CHAT_SOURCES:
             parts.append(f"来源：{texts.source_name(t.source)}")
         return "｜".join(parts)
 

@@ -58,7 +58,7 @@ def test_linju_digest_for_this_month_on_tickets_filed_today_says_nothing_is_over
     wb = load_workbook(next((tmp_path / "digests" / this_month).glob("*.xlsx")), read_only=True)
     header, *rows = list(wb["工单明细"].iter_rows(values_only=True))
     wb.close()
-    waited = [r[header.index("已等/用时(天)")] for r in rows]
+    waited = [r[header.index("已等/用时（天）")] for r in rows]
     assert len(waited) == 3 and all(w < 1 for w in waited), waited
 
 
