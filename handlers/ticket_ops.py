@@ -155,7 +155,8 @@ class TicketOps(Steps, Views):
             raise OpError(texts.STAFF_SAME_CATEGORY.format(number=t.number, name=cat.name))
         old, before = t.category, snapshot(t)
         t.category = cat.code
-        if t.summary.endswith(self.taxonomy.name_of(old)):  # a title that was only the category's name
+        if t.summary.endswith((self.taxonomy.name_of(old), self.taxonomy.name_of(old) + "问题")):
+            # a title that was only the old category's name: the new one's fits better
             t.summary = summarize(t.text, cat.name, Location(building=t.building, unit=t.unit, estate=t.estate))[:100]
         if t.status in S.OPEN and not t.urgent:
             t.due_at = self.due_from(t, as_utc(t.created_at) or now)  # the new category's deadline
