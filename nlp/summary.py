@@ -19,6 +19,7 @@ MAX_CHARS = 20
 ANY = "*"  # a state that fits every object
 SPOT = "spot"  # 楼道, 门口...: an object of its own, and the place of a problem that is a whole word (楼道飞线充电)
 IGNORE = "-"  # words that contain an object but mean something else (单元门口 is a place, not the door)
+READ_CHARS = 400  # how much of a message a title is read from
 VAGUE = "问题"  # "电梯问题": the object is known, what is wrong with it is not
 
 # One clause is one thought: a problem after a comma is less likely to belong to the object before it.
@@ -245,7 +246,9 @@ def summarize(text: str, category_name: str, location: Location | None = None) -
     """A title of at most MAX_CHARS characters: the place, then the thing and what is wrong with it."""
     location = location or Location()
     # The lexicons are written in Mandarin; 冇 is how half the groups here write 没.
-    clean = normalize(text).replace("冇", "没")
+    # A title comes from what the message opens with; reading all of a 20,000-character paste would cost
+    # seconds (objects × problems), for nothing a title can hold.
+    clean = normalize(text[:READ_CHARS]).replace("冇", "没")
     if location.estate:  # "书院花园" is a place, not a flower bed
         clean = clean.replace(location.estate, "\0" * len(location.estate))
     what = _problem(clean) or (category_name + VAGUE if category_name else VAGUE)

@@ -172,3 +172,11 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def test_a_title_is_read_from_the_start_of_a_long_paste():
+    from nlp.summary import READ_CHARS, summarize
+
+    long = "4栋楼道灯坏了，晚上看不见。" + "大家注意安全，" * 3000  # 21,000 characters
+    assert summarize(long, "设施报修") == summarize(long[:READ_CHARS], "设施报修")
+    assert "灯" in summarize(long, "设施报修")
