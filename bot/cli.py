@@ -33,6 +33,10 @@ async def _run_channel(settings: Settings, *, jsonl: bool = False, console_only:
         channel: Channel = ConsoleChannel(
             room=settings.console.room, sender=settings.console.sender, bot_name=settings.bot.name, jsonl=jsonl
         )
+    elif channel_name == "wecom":
+        from bot.channels.wecom_channel import WecomChannel
+
+        channel = WecomChannel.from_settings(settings)
     else:
         from bot.channels.wechaty_channel import WechatyChannel
 

@@ -154,8 +154,13 @@ async def _open_channel(settings: Settings):
             interactive=False,
         )
     from bot.channels.wechaty_channel import WechatyChannel
+    from bot.channels.wecom_channel import WecomChannel
 
-    channel = WechatyChannel(bot_name=settings.bot.name, data_dir=settings.data_dir)
+    channel: WechatyChannel | WecomChannel
+    if settings.channel == "wecom":
+        channel = WecomChannel.from_settings(settings)
+    else:
+        channel = WechatyChannel(bot_name=settings.bot.name, data_dir=settings.data_dir)
 
     async def ignore(_msg) -> None:
         return None

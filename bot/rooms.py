@@ -22,6 +22,10 @@ def capabilities_for(settings: Settings) -> Capabilities:
         from bot.channels.console import ConsoleChannel
 
         return ConsoleChannel.capabilities
+    if settings.channel == "wecom":
+        from bot.channels.wecom_channel import WecomChannel
+
+        return WecomChannel.capabilities
     from bot.channels.wechaty_channel import WechatyChannel
 
     return WechatyChannel.capabilities

@@ -16,10 +16,15 @@ class Capabilities:
 
     `ids_trustworthy`: room and sender ids are the platform's own (WeChat's wxid_…, …@chatroom), so a name
     never stands in for one; where they are not (the console, whose ids are the names typed), names are ids.
+    `sees_all_messages`: it receives every message of a group it is in; False: only those that @-mention it
+    (silence then says nothing about chat the bot never saw).
+    `can_push`: it can send without being asked (urgent pushes, notices, digests), not only answer a message.
     `sends_per_minute` and `send_burst`: how fast the platform lets an account send (None: no limit).
     """
 
     ids_trustworthy: bool = True
+    sees_all_messages: bool = True
+    can_push: bool = True
     sends_per_minute: float | None = None
     send_burst: int = 10
 

@@ -50,6 +50,7 @@ class Frame:
     req_id: str
     body: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    errcode: int | None = None  # what the server answered (None: not answered)
 
 
 class WecomServer:
@@ -104,6 +105,11 @@ class WecomServer:
     @property
     def sends(self) -> list[Frame]:
         return self.of("aibot_send_msg")
+
+    def delivered(self, cmd: str = "") -> list[Frame]:
+        """Replies and pushes the server accepted (errcode 0), optionally of one cmd."""
+        replies = ("aibot_respond_msg", "aibot_send_msg", "aibot_respond_welcome_msg")
+        return [f for f in self.frames if f.cmd in ((cmd,) if cmd else replies) and f.errcode == 0]
 
     @property
     def pings(self) -> list[Frame]:
@@ -211,8 +217,9 @@ class WecomServer:
                     body = frame.get("body") or {}
                 except (ValueError, AttributeError):
                     continue
-                self.frames.append(Frame(conn, cmd, req_id, body if isinstance(body, dict) else {}))
-                await self._answer(ws, conn, cmd, req_id, body)
+                received = Frame(conn, cmd, req_id, body if isinstance(body, dict) else {})
+                self.frames.append(received)
+                await self._answer(_Answer(ws, received), conn, cmd, req_id, received.body)
                 self._notify()
         except ConnectionClosed:
             pass
@@ -221,55 +228,55 @@ class WecomServer:
             self._authed.discard(conn)
             self._notify()
 
-    async def _answer(self, ws: ServerConnection, conn: int, cmd: str, req_id: str, body: Any) -> None:
+    async def _answer(self, answer: _Answer, conn: int, cmd: str, req_id: str, body: Any) -> None:
         if cmd == "aibot_subscribe":
             if body.get("bot_id") == self.bot_id and body.get("secret") == self.secret:
                 self._authed.add(conn)
                 self.subscribed += 1
-                await _ack(ws, req_id)
+                await answer.ack(req_id)
             else:
-                await _ack(ws, req_id, AUTH_FAILED, "invalid bot_id or secret")
-                await ws.close()
+                await answer.ack(req_id, AUTH_FAILED, "invalid bot_id or secret")
+                await answer.close()
             return
         if conn not in self._authed:
-            await _ack(ws, req_id, AUTH_FAILED, "not subscribed")
+            await answer.ack(req_id, AUTH_FAILED, "not subscribed")
             return
         if cmd == "ping":
             if self.answer_pings:
-                await _ack(ws, req_id)
+                await answer.ack(req_id)
             return
         if cmd in ("aibot_respond_msg", "aibot_respond_welcome_msg", "aibot_send_msg"):
             if not self.ack_replies:
                 return
             if cmd != "aibot_send_msg" and req_id not in self._delivered:
-                await _ack(ws, req_id, UNKNOWN_REQ_ID, "invalid req_id")
+                await answer.ack(req_id, UNKNOWN_REQ_ID, "invalid req_id")
                 return
             if cmd == "aibot_send_msg" and not body.get("chatid"):
-                await _ack(ws, req_id, BAD_REQUEST, "chatid required")
+                await answer.ack(req_id, BAD_REQUEST, "chatid required")
                 return
             if self.refuse_replies > 0:
                 self.refuse_replies -= 1
-                await _ack(ws, req_id, REFUSED, "refused by the test server")
+                await answer.ack(req_id, REFUSED, "refused by the test server")
                 return
-            await _ack(ws, req_id)
+            await answer.ack(req_id)
             return
         if cmd == "aibot_upload_media_init":
             upload_id = f"up{secrets.token_hex(6)}"
             self.uploads[upload_id] = {**body, "chunks": {}}
-            await _ack(ws, req_id, body={"upload_id": upload_id})
+            await answer.ack(req_id, body={"upload_id": upload_id})
             return
         if cmd == "aibot_upload_media_chunk":
             upload = self.uploads.get(body.get("upload_id"))
             if upload is None:
-                await _ack(ws, req_id, BAD_REQUEST, "unknown upload_id")
+                await answer.ack(req_id, BAD_REQUEST, "unknown upload_id")
                 return
             upload["chunks"][int(body.get("chunk_index", -1))] = base64.b64decode(body.get("base64_data") or "")
-            await _ack(ws, req_id)
+            await answer.ack(req_id)
             return
         if cmd == "aibot_upload_media_finish":
             upload = self.uploads.pop(body.get("upload_id"), None)
             if upload is None:
-                await _ack(ws, req_id, BAD_REQUEST, "unknown upload_id")
+                await answer.ack(req_id, BAD_REQUEST, "unknown upload_id")
                 return
             chunks = upload["chunks"]
             data = b"".join(chunks[i] for i in sorted(chunks))
@@ -277,24 +284,35 @@ class WecomServer:
             if not complete or len(data) != upload.get("total_size") or (
                 upload.get("md5") and hashlib.md5(data).hexdigest() != upload["md5"]
             ):
-                await _ack(ws, req_id, BAD_REQUEST, "upload incomplete or corrupt")
+                await answer.ack(req_id, BAD_REQUEST, "upload incomplete or corrupt")
                 return
             media_id = f"media{secrets.token_hex(6)}"
             self.media[media_id] = {"type": upload.get("type"), "filename": upload.get("filename"), "data": data}
-            await _ack(ws, req_id, body={"type": upload.get("type"), "media_id": media_id, "created_at": str(int(time.time()))})
+            await answer.ack(req_id, body={"type": upload.get("type"), "media_id": media_id, "created_at": str(int(time.time()))})
             return
-        await _ack(ws, req_id, BAD_REQUEST, f"unknown cmd {cmd!r}")
+        await answer.ack(req_id, BAD_REQUEST, f"unknown cmd {cmd!r}")
 
     def _notify(self) -> None:
         self._changed.set()
 
 
-async def _ack(ws: ServerConnection, req_id: str, errcode: int = 0, errmsg: str = "ok", body: dict[str, Any] | None = None) -> None:
-    frame: dict[str, Any] = {"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg}
-    if body is not None:
-        frame["body"] = body
-    with contextlib.suppress(ConnectionClosed):
-        await ws.send(_dumps(frame))
+class _Answer:
+    """Answers one received frame, and notes on it what was answered."""
+
+    def __init__(self, ws: ServerConnection, frame: Frame) -> None:
+        self.ws = ws
+        self.frame = frame
+
+    async def ack(self, req_id: str, errcode: int = 0, errmsg: str = "ok", body: dict[str, Any] | None = None) -> None:
+        answer: dict[str, Any] = {"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg}
+        if body is not None:
+            answer["body"] = body
+        self.frame.errcode = errcode
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.send(_dumps(answer))
+
+    async def close(self) -> None:
+        await self.ws.close()
 
 
 def _dumps(frame: dict[str, Any]) -> str:
