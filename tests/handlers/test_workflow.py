@@ -302,6 +302,6 @@ async def test_a_dispatch_not_accepted_within_a_day_is_chased_and_listed_for_the
     before = len(chat.sent)
     await app.remind_overdue()
     [unit] = _to(chat.sent[before:], room=UNIT_ROOM)
-    assert "还没有签收" in unit.text and f"签收" in unit.text, unit.text
+    assert "还没有签收" in unit.text and "签收" in unit.text, unit.text
     [committee] = _to(chat.sent[before:], room=COMMITTEE)
     assert "派单超过一天还没签收 1 件" in committee.text and f"#{a}" in committee.text, committee.text
