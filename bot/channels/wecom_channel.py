@@ -176,7 +176,7 @@ class WecomChannel:
         if not bot_id or not secret:
             raise WecomChannelError(
                 f"the wecom channel needs the smart robot's bot id and secret in {BOT_ID_ENV} and {SECRET_ENV} "
-                "(WeCom admin console → 智能机器人 → API 模式 → 长连接)"
+                "(both shown in the WeCom admin console for the smart robot; see docs/wecom.md)"
             )
         self.bot_id = bot_id
         self._secret = secret
