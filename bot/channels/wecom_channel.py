@@ -304,6 +304,8 @@ class WecomChannel:
         self._tasks = []
         self._fail_pending(ConnectionError("the WeCom channel closed"))
         log.info("WeCom channel closed")
+        self._ws_log.removeFilter(self._redact)
+        log.removeFilter(self._redact)
         self._closed.set()
 
     def _ensure_events(self) -> None:

@@ -63,6 +63,7 @@ class WecomServer:
         self.refuse_replies = 0  # refuse this many replies/sends (errcode REFUSED), then accept again
         self.accepting = True  # False: new connections are closed at once (an outage)
         self.connections = 0
+        self.connected_at: list[float] = []  # when each connection came (time.monotonic)
         self.subscribed = 0
         self.uploads: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
@@ -203,8 +204,10 @@ class WecomServer:
     async def _handle(self, ws: ServerConnection) -> None:
         conn = next(self._n)
         self.connections += 1
+        self.connected_at.append(time.monotonic())
         if not self.accepting:
             ws.transport.abort()
+            self._notify()
             return
         self._live[conn] = ws
         self._notify()

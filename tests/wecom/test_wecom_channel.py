@@ -186,9 +186,22 @@ async def test_unanswered_heartbeats_make_the_channel_redial(wecom_server, setti
         await report(server, "8栋楼顶漏水")
 
 
-async def test_the_backoff_doubles_from_one_second_to_thirty():
-    channel = WecomChannel("id", "secret")
-    assert (channel.retry_initial, channel.retry_max, channel.ping_seconds) == (1.0, 30.0, 30.0)
+async def test_reconnection_backs_off_doubling_up_to_the_cap(wecom_server, settings):
+    """Scaled down (0.1 s doubling to 0.4 s); the defaults are WeCom's: 1 s doubling to 30 s, heartbeat 30 s."""
+    defaults = WecomChannel("id", "secret")
+    assert (defaults.retry_initial, defaults.retry_max, defaults.ping_seconds) == (1.0, 30.0, 30.0)
+    server = wecom_server
+    async with wecom_app(settings, server, retry_initial=0.1, retry_max=0.4):
+        server.accepting = False  # the outage: every connection is cut at once
+        await server.drop()
+        await server.wait_for(lambda: server.connections >= 6, within=10, what="five attempts during the outage")
+        times = server.connected_at[1:6]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        for gap, expected in zip(gaps, [0.2, 0.4, 0.4, 0.4], strict=True):
+            assert expected * 0.9 <= gap <= expected + 0.5, gaps
+        server.accepting = True
+        await server.wait_for(lambda: server.subscribed >= 2, within=5, what="the link back after the outage")
+        await report(server, "8栋楼顶漏水")
 
 
 async def test_send_raises_when_wecom_does_not_acknowledge(wecom_server, settings):
