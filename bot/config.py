@@ -16,7 +16,7 @@ DEFAULT_CONFIG = Path("config.yaml")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Keys that may only come from the environment: a secret in a YAML file ends up in git.
-SECRET_KEYS = {("llm", "api_key")}
+SECRET_KEYS = {("llm", "api_key"), ("wecom", "bot_id"), ("wecom", "secret")}
 
 
 class ConfigError(Exception):
@@ -34,6 +34,19 @@ class BotSettings(_Strict):
     # Who this install is when claiming replies to send and scheduled runs (several instances on one
     # database); default: host name and data_dir, which a restart keeps.
     instance: str | None = None
+
+
+class WecomSettings(_Strict):
+    """The WeCom smart robot (企业微信智能机器人) over its WebSocket (bot/channels/wecom_channel.py).
+
+    `bot_id` and `secret` come only from the environment (LINJU_WECOM__BOT_ID, LINJU_WECOM__SECRET). Rooms are
+    group chats bound by their chatid (a room's `id:`); staff act by their WeCom userid (`wechat_id:`).
+    """
+
+    url: str = "wss://openws.work.weixin.qq.com"
+    bot_id: SecretStr | None = None
+    secret: SecretStr | None = None
+    ping_seconds: float = Field(30.0, gt=0)  # heartbeat; two missed acks in a row and the link is redialled
 
 
 class DatabaseSettings(_Strict):
@@ -212,12 +225,13 @@ class Settings(BaseSettings):
     # The parsed config file, below the environment (load_settings sets it on a subclass).
     file_values: ClassVar[dict[str, Any]] = {}
 
-    channel: str = "console"  # a name in bot/channels/registry.py (console, wechaty)
+    channel: str = "console"  # a name in bot/channels/registry.py (console, wechaty, wecom)
     data_dir: Path = Path("./data")
     log_level: str = "INFO"
     bot: BotSettings = BotSettings()
     database: DatabaseSettings = DatabaseSettings()
     console: ConsoleSettings = ConsoleSettings()
+    wecom: WecomSettings = WecomSettings()
     communities: list[CommunitySettings] = []
     default_community: str = "默认社区"
     ignore_unknown_rooms: bool = False
@@ -310,7 +324,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     if secrets:
         raise ConfigError(
             f"{cfg_path}: {', '.join(secrets)} is a secret and must come from the environment "
-            "(e.g. LINJU_LLM__API_KEY), not from the file"
+            f"({', '.join('LINJU_' + key.upper().replace('.', '__') for key in secrets)}), not from the file"
         )
     file_settings = type("FileSettings", (Settings,), {"file_values": raw})
     try:

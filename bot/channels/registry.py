@@ -48,6 +48,7 @@ class Entry:
 CHANNELS: dict[str, Entry] = {
     "console": Entry("bot.channels.console", "ConsoleChannel", "a group chat in this terminal (linju chat)"),
     "wechaty": Entry("bot.channels.wechaty_channel", "WechatyChannel", "WeChat through a Wechaty puppet service"),
+    "wecom": Entry("bot.channels.wecom_channel", "WecomChannel", "WeCom's smart robot (企业微信智能机器人) over its WebSocket"),
 }
 
 
