@@ -106,7 +106,8 @@ def build_router(
             QueryHandler(taxonomy=taxonomy, privacy=privacy, timezone=settings.schedule.timezone),
             ReportHandler(intake=intake, candidates=candidates, ack=settings.bot.ack, limits=limits, memory=memory),
             TalkHandler(
-                help_text=texts.HELP.format(bot_name=settings.bot.name, undo=settings.bot.undo_minutes),
+                help_text=texts.help_text(settings.bot.name, settings.bot.undo_minutes),
+                help_mention_only=texts.help_text(settings.bot.name, settings.bot.undo_minutes, mention_only=True),
                 faq=[Faq(ask=tuple(f.ask), answer=f.answer) for f in settings.conversation.faq],
                 contact=settings.conversation.contact,
             ),

@@ -16,12 +16,14 @@ class HelpHandler:
     name = "help"
 
     def __init__(self, *, bot_name: str, undo_minutes: int) -> None:
-        self.text = texts.HELP.format(bot_name=bot_name, undo=undo_minutes)
+        self.texts = {m: texts.help_text(bot_name, undo_minutes, mention_only=m) for m in (False, True)}
 
     async def __call__(self, ctx: Context) -> Outcome | None:
         bare_mention = ctx.mentioned and not ctx.text.strip()
         if bare_mention or _HELP.match(ctx.text):
-            return Outcome(replies=[Reply.to(ctx.msg, self.text)], intent="chat")
+            # On a channel that sees only @-mentions, the help says to @ the bot.
+            text = self.texts[not ctx.channel.sees_all_messages]
+            return Outcome(replies=[Reply.to(ctx.msg, text)], intent="chat")
         if _MY_ID.match(ctx.text):
             # Staff are known by this id (config `wechat_id`, the roster's 微信号); said only in a private chat.
             text = texts.MY_ID.format(id=ctx.msg.sender_id) if ctx.msg.is_private else texts.MY_ID_PRIVATELY

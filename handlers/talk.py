@@ -28,8 +28,11 @@ class TalkHandler:
 
     name = "talk"
 
-    def __init__(self, *, help_text: str, faq: Sequence[Faq] = (), contact: str = "社区居委会") -> None:
+    def __init__(
+        self, *, help_text: str, faq: Sequence[Faq] = (), contact: str = "社区居委会", help_mention_only: str | None = None
+    ) -> None:
         self.help_text = help_text
+        self.help_mention_only = help_mention_only or help_text
         self.faq = tuple(faq)
         self.contact = contact
 
@@ -41,7 +44,8 @@ class TalkHandler:
             return None
         text = ctx.text.strip()
         if not text or _GREETING.match(text):
-            return Outcome(replies=[Reply.to(ctx.msg, self.help_text)], intent="chat")
+            text = self.help_text if ctx.channel.sees_all_messages else self.help_mention_only
+            return Outcome(replies=[Reply.to(ctx.msg, text)], intent="chat")
         for entry in self.faq:
             if any(word and word in text for word in entry.ask):
                 return Outcome(replies=[Reply.to(ctx.msg, entry.answer)], intent="chat")

@@ -180,11 +180,21 @@ UNDO_USAGE = "撤销请发“撤销 工单号”，例如“撤销 3810”。"
 
 HELP = (
     "我是{bot_name}，帮大家把问题登记下来、跟到办好：\n"
-    "· 有问题直接在群里说，比如“4栋楼道灯坏了”，我会登记并回复工单号；\n"
+    "· {how}，我会登记并回复工单号；\n"
     "· 查进度：发“查询 3810”，或“我的工单”，或“我上次反映的下水道怎么样了”；\n"
     "· 登记错了：发“撤销 3810”（{undo} 分钟内）。\n"
     "社区工作人员可发“工单 帮助”看处理命令。"
 )
+
+HOW_TO_REPORT = "有问题直接在群里说，比如“4栋楼道灯坏了”"
+# Where the bot sees only messages that @-mention it (WeCom's smart robot), a report must say its name.
+HOW_TO_REPORT_MENTION = "有问题在群里@我说，比如“@{bot_name} 4栋楼道灯坏了”"
+
+
+def help_text(bot_name: str, undo: int, *, mention_only: bool = False) -> str:
+    how = (HOW_TO_REPORT_MENTION if mention_only else HOW_TO_REPORT).format(bot_name=bot_name)
+    return HELP.format(bot_name=bot_name, undo=undo, how=how)
+
 
 EMPTY_TEXT = ""
 CANNOT_ANSWER = "这个我答不了，请联系{contact}。要反映问题直接说就行，我会帮您登记。"

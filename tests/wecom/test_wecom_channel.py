@@ -93,6 +93,15 @@ async def test_an_at_mentioned_report_in_a_group_is_acked_with_its_number_on_the
     assert server.sends == [], "an answer to a message goes on its req_id, not as a push"
 
 
+async def test_the_help_says_to_at_mention_the_robot_where_it_sees_only_mentions(wecom_server, settings):
+    server = wecom_server
+    async with wecom_app(settings, server):
+        content = await answered(server, await server.deliver_text("WangDaJie", "@邻聚小助手 帮助", chatid=LEADERS))
+        assert "有问题在群里@我说" in content and "“@邻聚小助手 4栋楼道灯坏了”" in content, content
+        content = await answered(server, await server.deliver_text("WangDaJie", "@邻聚小助手", chatid=LEADERS))
+        assert "@邻聚小助手 4栋楼道灯坏了" in content, content  # a bare mention gets the same help
+
+
 async def test_a_query_in_the_group_and_in_a_private_chat(wecom_server, settings):
     server = wecom_server
     async with wecom_app(settings, server):
