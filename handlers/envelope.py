@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from handlers.types import IncomingMessage, Mention, Reply
+from handlers.types import Button, IncomingMessage, Mention, Reply
 from nlp.privacy import Privacy
 from storage.models import Inbox, Outbox, as_utc
 
@@ -20,6 +20,7 @@ def reply_payload(reply: Reply) -> dict:
         "mentions": [[m.contact_id, m.name] for m in reply.mentions],
         "file": str(reply.file) if reply.file else None,
         "urgent": reply.urgent,
+        "buttons": [[b.text, b.key] for b in reply.buttons],
     }
 
 
@@ -33,6 +34,7 @@ def reply_from_outbox(row: Outbox) -> Reply:
         mentions=tuple(Mention(cid, name) for cid, name in p.get("mentions", [])),
         file=Path(p["file"]) if p.get("file") else None,
         urgent=bool(p.get("urgent")),
+        buttons=tuple(Button(text, key) for text, key in p.get("buttons", [])),
     )
 
 

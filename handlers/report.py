@@ -16,6 +16,7 @@ from handlers import texts
 from handlers.context import Actor, Context, Outcome, RoomInfo
 from handlers.limits import Limits, Over, Standing
 from handlers.types import Reply
+from handlers.workflow import ticket_buttons
 from nlp.normalize import normalize
 from nlp.similarity import similarity
 from nlp.split import group_problems, split_problems, spoken_sentences
@@ -230,15 +231,30 @@ class Intake:
         return Filed(ticket=ticket, duplicate=False, category=category)
 
     async def committee_alert(
-        self, session: AsyncSession, ticket: TicketRow, *, origin: str, reporter: str, exclude_room_id: str | None
+        self,
+        session: AsyncSession,
+        ticket: TicketRow,
+        *,
+        origin: str,
+        reporter: str,
+        exclude_room_id: str | None,
+        buttons: bool = False,
+        urgent: bool = True,
     ) -> list[Reply]:
-        """The urgent push: every committee room of the ticket's community, at once (never held)."""
+        """The urgent push: every committee room of the ticket's community, at once (never held). With
+        `buttons` (a channel that has them), with 签收 / 派单 / 办结 under it, also for a ticket not urgent."""
         where = " ".join(p for p in (ticket.estate, _place(ticket)) if p and p not in ticket.summary)
-        text = texts.urgent_alert(
-            ticket.number, self.taxonomy.name_of(ticket.category), where, ticket.summary, origin, reporter
+        name = self.taxonomy.name_of(ticket.category)
+        text = (texts.urgent_alert if urgent else texts.new_ticket)(
+            ticket.number, name, where, ticket.summary, origin, reporter
         )
+        keys = ticket_buttons(ticket.number) if buttons else ()
         rooms = await repo.committee_rooms(session, ticket.community)
-        out = [Reply(text=text, room_id=r.platform_id, urgent=True) for r in rooms if r.platform_id != exclude_room_id]
+        out = [
+            Reply(text=text, room_id=r.platform_id, urgent=urgent, buttons=keys)
+            for r in rooms
+            if r.platform_id != exclude_room_id
+        ]
         if not out:
             log.warning("urgent ticket %s: no committee room known for %s yet", ticket.number, ticket.community)
         return out
@@ -329,6 +345,8 @@ class ReportHandler:
             replies.extend(await self._push(ctx, t))
         elif self.ack:
             replies.append(Reply.to(ctx.msg, texts.ack(t.number, category_name, place, t.due_at, self.intake.tz)))
+        if not c.urgent and ctx.channel.buttons:  # staff act on it from the card: 签收 / 派单 / 办结
+            replies.extend(await self._push(ctx, t, urgent=False))
         if self.memory is not None:
             ask = bool(replies) and not c.urgent and self.memory.should_ask_place(ctx, c.location)
             if ask:
@@ -350,10 +368,12 @@ class ReportHandler:
             inbox_message_id=ctx.msg.message_id,
         )
 
-    async def _push(self, ctx: Context, t: TicketRow) -> list[Reply]:
-        """The urgent push to the committee rooms (not back into the room it came from)."""
+    async def _push(self, ctx: Context, t: TicketRow, *, urgent: bool = True) -> list[Reply]:
+        """The push to the committee rooms (not back into the room it came from): urgent ones always, and
+        every new one where the channel has buttons to act on it."""
         return await self.intake.committee_alert(
-            ctx.session, t, origin=ctx.msg.room_topic or "私聊", reporter=ctx.actor.name, exclude_room_id=ctx.msg.room_id
+            ctx.session, t, origin=ctx.msg.room_topic or "私聊", reporter=ctx.actor.name,
+            exclude_room_id=ctx.msg.room_id, buttons=ctx.channel.buttons, urgent=urgent,
         )
 
     async def _problems(self, ctx: Context) -> list[tuple[str, Classification]]:
@@ -383,6 +403,8 @@ class ReportHandler:
             items.append(_ack_item(filed, name, c.location.describe()))
             if c.urgent and push and not filed.duplicate:
                 replies.extend(await self._push(ctx, t))
+            elif not c.urgent and ctx.channel.buttons and not filed.duplicate:
+                replies.extend(await self._push(ctx, t, urgent=False))
         if self.ack or any(c.urgent for _, c in problems):
             replies.insert(0, Reply.to(ctx.msg, texts.ack_many(items)))
         return Outcome(replies=replies, intent="report", ticket_number=numbers[0])

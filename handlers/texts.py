@@ -349,6 +349,11 @@ def urgent_alert(number: str, category_name: str, where: str, summary: str, orig
     return f"【紧急】工单 #{number}（{category_name}）{what}。来自“{origin}”的{reporter}，请立即处理。"
 
 
+def new_ticket(number: str, category_name: str, where: str, summary: str, origin: str, reporter: str) -> str:
+    what = f"{where} {summary}".strip()
+    return f"【新工单】#{number}（{category_name}）{what}。来自“{origin}”的{reporter}。"
+
+
 _WINDOWS = {"hour": "一小时", "day": "一天"}
 
 

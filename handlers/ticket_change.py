@@ -29,7 +29,8 @@ S = TicketStatus
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "assign": (S.OPEN, S.ASSIGNED),
     # 签收: the unit it was dispatched to accepts it; the response clock stops (digest: 响应率).
-    "accept": (frozenset({S.ASSIGNED}), S.IN_PROGRESS),
+    # 签收 of a new one by staff: they take it on themselves.
+    "accept": (frozenset({S.NEW, S.ASSIGNED}), S.IN_PROGRESS),
     "start": (S.OPEN, S.IN_PROGRESS),
     "resolve": (S.OPEN, S.RESOLVED),
     "close": (S.OPEN | {S.RESOLVED}, S.CLOSED),

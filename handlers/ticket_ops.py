@@ -88,6 +88,8 @@ class TicketOps(Steps, Views):
             note = f"退单：{cmd.arg}（原派给{t.assignee or '—'}）"
             t.assignee = None
         if cmd.action == "accept":
+            if t.status == S.NEW:  # nobody was dispatched: whoever accepts it handles it
+                t.assignee = actor.name[:100]
             due = as_utc(t.due_at)
             note = f"{t.assignee}签收" + (f"，{texts.md(due, self.tz)}到期" if due else "")
         event = repo.set_status(

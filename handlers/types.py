@@ -32,6 +32,7 @@ class Capabilities:
     or "none" (it never brings one).
     `terminal`: it talks through this process's own stdin and stdout, so logs stay off the console.
     `sends_per_minute` and `send_burst`: how fast the platform lets an account send (None: no limit).
+    `buttons`: it can put buttons under a message (WeCom's button cards); pressing one says its key.
     """
 
     source: str
@@ -45,6 +46,7 @@ class Capabilities:
     terminal: bool = False
     sends_per_minute: float | None = None
     send_burst: int = 10
+    buttons: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,15 @@ class Mention:
 
 
 @dataclass(frozen=True, slots=True)
+class Button:
+    """A button under a message, where the channel has them (Capabilities.buttons): pressing it is the presser
+    saying `key` ("签收 3810"), so it goes through the same commands and the same rules as typing it."""
+
+    text: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """Something to send: to a room (`room_id`) or privately to a contact (`contact_id`)."""
 
@@ -93,6 +104,7 @@ class Reply:
     file: Path | None = None
     urgent: bool = False
     not_before: datetime | None = None  # a notice held for the room's quiet hours goes out at this time
+    buttons: tuple[Button, ...] = ()  # shown only where the channel has buttons
 
     def __post_init__(self) -> None:
         if (self.room_id is None) == (self.contact_id is None):

@@ -8,6 +8,7 @@ import json
 from datetime import datetime, tzinfo
 
 from handlers import texts
+from handlers.types import Button
 from storage.models import Ticket, TicketEvent, as_utc
 
 # What a step may change on a ticket, kept as it was so that its actor can take the step back for a while.
@@ -18,6 +19,11 @@ UNDOABLE = {
 }
 # Steps a person acting for the unit a ticket is dispatched to may take on it (besides reading it).
 ASSIGNEE_ACTIONS = {"accept", "start", "resolve", "return", "extend", "show"}
+
+
+def ticket_buttons(number: str) -> tuple[Button, ...]:
+    """签收 / 派单 / 办结 under a new ticket where the channel has buttons: each says the command it stands for."""
+    return tuple(Button(word, f"{word} {number}") for word in ("签收", "派单", "办结"))
 
 
 def snapshot(t: Ticket) -> str:

@@ -165,6 +165,7 @@ class WecomChannel(Channel):
         voice="text",
         sends_per_minute=20,
         send_burst=10,
+        buttons=True,
     )
 
     def __init__(
@@ -572,6 +573,24 @@ class WecomChannel(Channel):
             timestamp=_timestamp(body.get("create_time")),
         )
 
+    def parse_button(self, body: dict[str, Any]) -> IncomingMessage | None:
+        """A `template_card_event` as the message its button stands for (None without a sender or a key)."""
+        sender = str((body.get("from") or {}).get("userid") or "")
+        key = str((body.get("event") or {}).get("event_key") or "").strip()
+        msgid = str(body.get("msgid") or "")
+        if not sender or not key or not msgid:
+            return None
+        group = body.get("chattype") == "group"
+        return IncomingMessage(
+            message_id=msgid,
+            sender_id=sender,
+            sender_name=sender,
+            text=key[:200],
+            room_id=(str(body.get("chatid") or "") or None) if group else None,
+            mentioned_bot=True,
+            timestamp=_timestamp(body.get("create_time")),
+        )
+
     def strip_mention(self, text: str) -> str:
         """Remove the robot's @-mention: "@邻聚小助手 4栋楼道灯坏了" is "4栋楼道灯坏了".
 
@@ -591,6 +610,13 @@ class WecomChannel(Channel):
         if kind == "enter_chat":
             # WeCom takes a welcome only within 5 s of the event: sent from here, not through the app's queue.
             self._spawn(self._welcome(req_id), "wecom-welcome")
+        elif kind == "template_card_event":
+            # A button pressed on a card: the presser saying its key ("签收 3810"), through the same commands and
+            # rules as typing it. Answered by push (aibot_send_msg), not on the event's req_id.
+            msg = self.parse_button(body)
+            if msg is not None:
+                assert self._inbound is not None
+                self._inbound.put_nowait(msg)
         elif kind == "disconnected_event":
             log.warning("WeCom: another connection subscribed as this bot; WeCom closes this one")
         else:
@@ -634,6 +660,9 @@ class WecomChannel(Channel):
             target = reply.room_id if reply.room_id is not None else reply.contact_id
             assert target is not None
             key = (reply.room_id, reply.mentions[0].contact_id if reply.mentions else reply.contact_id or "")
+            if reply.buttons:  # a button card (button_interaction) carries the text itself
+                await self._request(SEND, {"chatid": target, "msgtype": "template_card", "template_card": card(reply)})
+                return
             pieces = split_bytes(reply.text) if reply.text.strip() else []
             for i, piece in enumerate(pieces):
                 callback = self._answerable(key) if i == 0 else None
@@ -753,3 +782,17 @@ def _timestamp(value: Any) -> datetime:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def card(reply: Reply) -> dict[str, Any]:
+    """A reply with buttons as WeCom's button card: its first sentence the title (26 characters at most), the
+    rest below it (112), a button per Button whose key is what pressing it says."""
+    head, _, rest = reply.text.partition("。")
+    title, below = (head[:26], (head[26:] + "。" + rest).strip("。")) if len(head) > 26 else (head, rest)
+    return {
+        "card_type": "button_interaction",
+        "main_title": {"title": title},
+        "sub_title_text": below[:112],
+        "button_list": [{"text": b.text[:10], "key": b.key, "style": 1} for b in reply.buttons[:6]],
+        "task_id": f"linju-{secrets.token_hex(8)}",
+    }

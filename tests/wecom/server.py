@@ -170,7 +170,9 @@ class WecomServer:
         body.update(extra or {})
         return await self.deliver("aibot_msg_callback", body)
 
-    async def deliver_event(self, userid: str, eventtype: str, *, chatid: str | None = None) -> str:
+    async def deliver_event(
+        self, userid: str, eventtype: str, *, chatid: str | None = None, extra: dict[str, Any] | None = None
+    ) -> str:
         body: dict[str, Any] = {
             "msgid": f"evt{secrets.token_hex(8)}",
             "create_time": int(time.time()),
@@ -178,7 +180,7 @@ class WecomServer:
             "chattype": "group" if chatid else "single",
             "from": {"userid": userid},
             "msgtype": "event",
-            "event": {"eventtype": eventtype},
+            "event": {"eventtype": eventtype, **(extra or {})},
         }
         if chatid:
             body["chatid"] = chatid

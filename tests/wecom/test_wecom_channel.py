@@ -69,6 +69,18 @@ async def report(server, text: str, *, userid: str = "WangDaJie", chatid: str = 
     return m.group(1), content
 
 
+def said(frame) -> str:
+    """What a pushed frame says: a markdown message's content, or a button card's title and text."""
+    if frame.body.get("msgtype") == "template_card":
+        card = frame.body["template_card"]
+        return card["main_title"]["title"] + "。" + card.get("sub_title_text", "")
+    return frame.body["markdown"]["content"]
+
+
+def cards(server, chatid: str = COMMITTEE) -> list:
+    return [f for f in server.delivered("aibot_send_msg") if f.body["msgtype"] == "template_card" and f.body["chatid"] == chatid]
+
+
 async def tickets(app) -> list[Ticket]:
     async with app.dispatcher.sessions() as s:
         return list((await s.exec(select(Ticket))).all())
@@ -90,7 +102,9 @@ async def test_an_at_mentioned_report_in_a_group_is_acked_with_its_number_on_the
         async with app.dispatcher.sessions() as s:
             [row] = (await s.exec(select(Inbox))).all()
         assert row.mentioned and row.room_id == LEADERS
-    assert server.sends == [], "an answer to a message goes on its req_id, not as a push"
+    # An answer to a message goes on its req_id; the only push is the new ticket's card to the committee.
+    assert [f.body["msgtype"] for f in server.sends] == ["template_card"]
+    assert server.sends[0].body["chatid"] == COMMITTEE
 
 
 async def test_the_help_says_to_at_mention_the_robot_where_it_sees_only_mentions(wecom_server, settings):
@@ -129,10 +143,35 @@ async def test_a_staff_command_works_from_the_configured_userid_and_is_refused_f
         assert t.status == "resolved"
         # The reporter hears of it: no message of theirs to answer, so it is pushed to the room (or them).
         notice = await server.wait_for(
-            lambda: [f for f in server.delivered("aibot_send_msg") if f"#{number}" in f.body["markdown"]["content"]],
+            lambda: [f for f in server.delivered("aibot_send_msg") if f"#{number}" in said(f) and f.body["msgtype"] == "markdown"],
             what="the reporter's notice",
         )
         assert notice[0].body["chatid"] in (LEADERS, "WangDaJie")
+
+
+async def test_a_new_ticket_comes_to_the_committee_as_a_card_whose_buttons_work_as_commands(wecom_server, settings):
+    server = wecom_server
+    async with wecom_app(settings, server) as app:
+        number, _ = await report(server, "4栋楼道灯坏了好几天了")
+        [card] = await server.wait_for(lambda: cards(server), what="the new ticket's card")
+        body = card.body["template_card"]
+        assert said(card).startswith(f"【新工单】#{number}") and "4栋" in said(card)
+        assert [(b["text"], b["key"]) for b in body["button_list"]] == [
+            ("签收", f"签收 {number}"), ("派单", f"派单 {number}"), ("办结", f"办结 {number}")
+        ]
+
+        async def press(userid: str, key: str) -> str:
+            before = len(server.delivered("aibot_send_msg"))
+            await server.deliver_event(userid, "template_card_event", chatid=COMMITTEE, extra={"event_key": key})
+            [answer] = await server.wait_for(lambda: server.delivered("aibot_send_msg")[before:], what=f"the answer to {key}")
+            return said(answer)
+
+        assert "只有社区工作人员" in await press("SomeoneElse", f"签收 {number}")  # the same rules as typing it
+        assert [t.status for t in await tickets(app)] == ["new"]
+        assert "派单请发" in await press(STAFF, f"派单 {number}")  # 派单 needs whom: the form is said back
+        assert "已签收" in await press(STAFF, f"签收 {number}")
+        [t] = await tickets(app)
+        assert (t.status, t.assignee) == ("in_progress", "LiuZhuRen")
 
 
 async def test_an_urgent_report_is_pushed_to_the_committee_chat(wecom_server, settings):
@@ -143,8 +182,9 @@ async def test_an_urgent_report_is_pushed_to_the_committee_chat(wecom_server, se
             lambda: [f for f in server.delivered("aibot_send_msg") if f.body["chatid"] == COMMITTEE],
             what="the urgent alert",
         )
-        assert alert.body["msgtype"] == "markdown"
-        assert f"#{number}" in alert.body["markdown"]["content"] and "7栋" in alert.body["markdown"]["content"]
+        # Urgent: a card with the alert and 签收 / 派单 / 办结 under it.
+        assert alert.body["msgtype"] == "template_card" and alert.body["template_card"]["card_type"] == "button_interaction"
+        assert said(alert).startswith("【紧急】") and f"#{number}" in said(alert) and "7栋" in said(alert)
 
 
 async def test_the_monthly_digest_is_pushed_to_the_committee_chat_with_its_chart_and_spreadsheet(wecom_server, tmp_path):
@@ -254,9 +294,11 @@ async def test_no_reply_is_lost_or_doubled_across_a_restart(wecom_server, settin
         await server.wait_for(lambda: len(server.delivered()) >= 2, what="the kept replies")
         await asyncio.sleep(1.0)  # nothing more comes
     delivered = server.delivered()
-    said = sorted(NUMBER.search(f.body["markdown"]["content"]).group(1) for f in delivered)
-    assert said == numbers, [f.body for f in delivered]
-    assert {f.body["chatid"] for f in delivered} == {LEADERS}
+    acks = [f for f in delivered if f.body["chatid"] == LEADERS]
+    assert sorted(NUMBER.search(said(f)).group(1) for f in acks) == numbers, [f.body for f in delivered]
+    # and each new ticket's card to the committee, once
+    assert sorted(NUMBER.search(said(f)).group(1) for f in cards(server)) == numbers
+    assert len(delivered) == len(acks) + len(cards(server))
 
 
 async def test_the_secret_never_appears_in_the_logs(wecom_server, settings, caplog):
