@@ -125,3 +125,13 @@ def test_the_capability_table_in_the_docs_says_what_the_channels_declare():
         row = _doc_row(name, registry.capabilities(name))
         assert row in lines, f"docs/channels.md should have the row\n{row}"
     assert "docs/channels.md" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_table_says_what_the_channels_declare():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    lines = [line.strip() for line in readme.splitlines() if line.startswith("| `")]
+    for name in registry.names():
+        c = registry.capabilities(name)
+        [row] = [line for line in lines if line.startswith(f"| `{name}` | `{c.source}` |")]
+        assert _doc_row(name, c).rstrip("|").strip() in row, row
+        assert row.split("|")[-2].strip().startswith("yes" if c.buttons else "no"), row
