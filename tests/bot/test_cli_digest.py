@@ -143,7 +143,7 @@ def test_the_spreadsheet_gives_the_clerk_each_ticket_s_people_text_note_and_due_
     assert row["原话"] == "松涛里5栋[房号]门口燃气泄漏了,味道很大,快来人,我电话[电话]", row["原话"]
     assert row["办结说明"] == "燃气公司已关阀 回复:已修好,住户[房号],电话[电话]", row["办结说明"]
     assert row["办理期限"] == datetime(due.year, due.month, due.day)
-    assert (row["紧急"], row["来源"], row["群聊"], row["类别"]) == ("是", "微信群", "松涛里邻长群", "安全隐患")
+    assert (row["紧急"], row["来源"], row["群聊"], row["类别"]) == ("是", "控制台", "松涛里邻长群", "安全隐患")
     everything = "\n".join(str(v) for ws in wb.worksheets for r in ws.iter_rows(values_only=True) for v in r)
     wb.close()
     assert PHONE not in everything and "1203" not in everything
