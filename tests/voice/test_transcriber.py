@@ -3,6 +3,9 @@ speech-to-text server through the real openai client; timeouts and nonsense answ
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from bot.voice import Transcriber, VoiceError, build_transcriber, plausible_transcript, to_wav
@@ -75,7 +78,8 @@ async def test_the_recording_goes_as_wav_through_the_openai_client_and_its_trans
     assert req["filename"] == "voice.wav" and wav_info(req["file"])[:3] == (1, 2, 16_000)
     # The decoded recording is kept for staff, under data_dir/media by its hash, and it is what was sent.
     assert heard.audio is not None and heard.audio.endswith(".wav")
-    assert (tmp_path / "media").is_dir() and open(heard.audio, "rb").read() == req["file"]
+    assert await asyncio.to_thread(Path(heard.audio).read_bytes) == req["file"]
+    assert Path(heard.audio).parent == tmp_path / "media"
 
 
 @pytest.mark.parametrize(
@@ -110,7 +114,7 @@ async def test_without_an_endpoint_the_recording_is_only_decoded_for_staff(tmp_p
     assert t.client is None
     heard = await t(str(silk_file))
     assert heard.text is None and "stt.base_url" in heard.reason
-    assert heard.audio is not None and wav_info(open(heard.audio, "rb").read())[2] == 16_000
+    assert heard.audio is not None and wav_info(await asyncio.to_thread(Path(heard.audio).read_bytes))[2] == 16_000
 
 
 async def test_a_file_that_is_no_recording_is_kept_as_it_came(tmp_path, transcriber, fake_stt):
