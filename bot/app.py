@@ -24,6 +24,7 @@ from bot.rooms import bind_configured_rooms, organisation_from
 from bot.scheduler import Job, Scheduler
 from bot.throttle import TokenBucket
 from bot.understanding import Understanding, build_understanding
+from bot.voice import Transcriber, build_transcriber
 from bot.wiring import (  # noqa: F401  (build_notifier and build_intake are used from here by the CLI)
     Names,
     attach_log_filter,
@@ -65,6 +66,7 @@ class App:
         self.engine: AsyncEngine | None = None
         self.report_engine: AsyncEngine | None = None  # long reads (digests); see report_sessions
         self.understanding: Understanding | None = None
+        self.transcriber: Transcriber | None = None  # voice that arrives as audio becomes text (bot/voice.py)
         self.dispatcher: Dispatcher | None = None
         self._flusher: asyncio.Task | None = None
         self._send_failed = asyncio.Event()  # a send raised: the flusher retries with back-off
@@ -100,6 +102,8 @@ class App:
         admit = self.limits.admit_llm if self.limits is not None else None
         self.understanding = await build_understanding(s, privacy=self.privacy, admit=admit)
         self.names = Names(s, self.privacy, self.understanding)
+        if self.capabilities.voice == "audio":
+            self.transcriber = build_transcriber(s)
         async with sessions() as session:
             await bind_configured_rooms(session, s, self.capabilities)
             await self.names.refresh(session, force=True)
@@ -111,6 +115,8 @@ class App:
             stages=self.understanding,
             understand_seconds=s.llm.batch_seconds,
             understand_concurrency=s.llm.concurrency,
+            transcribe=self.transcriber,
+            transcribe_seconds=s.stt.timeout_seconds + 10,  # decoding and saving the WAV on top of the request
             normalize=self.understanding.normalize,
             organisation=organisation_from(s, self.capabilities),
             channel=self.capabilities,
@@ -328,6 +334,8 @@ class App:
             await self.channel.close()
         if self.understanding is not None:
             await self.understanding.close()
+        if self.transcriber is not None:
+            await self.transcriber.close()
         if self.report_engine is not None and self.report_engine is not self.engine:
             await self.report_engine.dispose()
         if self.engine is not None:

@@ -13,6 +13,7 @@ from typing import Any
 from bot.cli_common import read_jsonl
 from bot.config import ConfigError, Settings, load_settings
 from bot.understanding import model_dir, taxonomy_from_settings
+from handlers import texts
 from nlp.types import INTENTS, Taxonomy
 
 
@@ -103,7 +104,7 @@ async def rows_from_tickets(settings: Settings, *, max_silent: int = 20_000) -> 
     rows: list[dict] = []
     for tid, text, category, status, source in tickets:
         done = actions.get(tid, set())
-        if not text:
+        if not text or text == texts.VOICE_PENDING:  # a recording staff filed untranscribed: no words to learn
             continue
         if "false_positive" in done:
             counts["false_positive"] += 1

@@ -16,7 +16,7 @@ DEFAULT_CONFIG = Path("config.yaml")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Keys that may only come from the environment: a secret in a YAML file ends up in git.
-SECRET_KEYS = {("llm", "api_key"), ("wecom", "bot_id"), ("wecom", "secret")}
+SECRET_KEYS = {("llm", "api_key"), ("stt", "api_key"), ("wecom", "bot_id"), ("wecom", "secret")}
 
 
 class ConfigError(Exception):
@@ -109,6 +109,23 @@ class LLMSettings(_Strict):
     breaker_failures: int = Field(5, ge=1)
     breaker_cooldown_seconds: float = Field(300.0, ge=0)
     max_chars: int = Field(500, ge=1, le=500)  # of one message, after redaction, sent to the LLM
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+
+class STTSettings(_Strict):
+    """Speech to text for voice messages that arrive as audio (WeChat's SILK recordings): any OpenAI-compatible
+    /v1/audio/transcriptions endpoint (FunASR's funasr-server, speaches, vLLM). Without one, a leader's voice
+    message is held for staff (待确认) with its recording; see docs/voice.md."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None  # LINJU_STT__API_KEY, from the environment only
+    timeout_seconds: float = Field(15.0, gt=0)
+    language: str | None = "zh"  # sent as the request's language hint; null: let the model detect it
+    max_seconds: float = Field(120.0, gt=0)  # longer recordings are not sent (WeChat's own limit is 60 s)
 
     @property
     def enabled(self) -> bool:
@@ -238,6 +255,7 @@ class Settings(BaseSettings):
     staff: list[StaffSettings] = []
     units: list[UnitSettings] = []
     llm: LLMSettings = LLMSettings()
+    stt: STTSettings = STTSettings()
     taxonomy: TaxonomySettings
     classifier: ClassifierSettings = ClassifierSettings()
     conversation: ConversationSettings = ConversationSettings()

@@ -24,6 +24,7 @@ from handlers.staff import StaffHandler
 from handlers.talk import Faq, TalkHandler
 from handlers.ticket_ops import TicketOps
 from handlers.undo import UndoHandler
+from handlers.voice import VoiceHandler
 from nlp.privacy import LogFilter, Privacy
 from storage import roster
 
@@ -90,7 +91,8 @@ def build_memory(settings: Settings) -> Memory:
 def build_router(
     settings: Settings, understanding: Understanding, *, privacy: Privacy | None = None, limits: Limits | None = None
 ) -> Router:
-    """Handlers in the order they are tried (DESIGN.md: staff → undo/replies → queries → reports)."""
+    """Handlers in the order they are tried (DESIGN.md: staff → undo/replies → queries → reports; a voice
+    message without its words is held for staff just before reports)."""
     taxonomy = understanding.taxonomy
     ops = build_ticket_ops(settings, understanding, privacy)
     intake = build_intake(settings, understanding)
@@ -104,6 +106,7 @@ def build_router(
             FeedbackHandler(ops=ops),
             UndoHandler(window_minutes=settings.bot.undo_minutes, ops=ops),
             QueryHandler(taxonomy=taxonomy, privacy=privacy, timezone=settings.schedule.timezone),
+            VoiceHandler(candidates=candidates),
             ReportHandler(intake=intake, candidates=candidates, ack=settings.bot.ack, limits=limits, memory=memory),
             TalkHandler(
                 help_text=texts.help_text(settings.bot.name, settings.bot.undo_minutes),

@@ -17,10 +17,12 @@ from handlers.types import Mention, Reply
 from nlp.normalize import normalize
 from nlp.types import Classification
 from storage import candidates as store
-from storage import repo
+from storage import conversations, repo
 from storage.models import Candidate, CandidateStatus
 
 log = logging.getLogger(__name__)
+
+VOICE_STAGE = "voice"  # the stage of a candidate held as a recording: no classifier read it (not a training label)
 
 LIST_LIMIT = 20
 PREVIEW = 60  # characters of a held message shown in the staff list
@@ -44,8 +46,9 @@ class Candidates:
         self.max_age = timedelta(days=max_age_days)
         self.ack = ack
 
-    async def hold(self, ctx: Context, c: Classification) -> Outcome:
-        """Keep the message for review; nothing is said in the group."""
+    async def hold(self, ctx: Context, c: Classification, *, text: str | None = None, media: str | None = None) -> Outcome:
+        """Keep the message for review; nothing is said in the group. `text` stands for the message's own where
+        it has none to show (a recording), `media` is a file staff need to judge it."""
         cand = await store.add_candidate(
             ctx.session,
             inbox_message_id=ctx.msg.message_id[:200],
@@ -57,7 +60,8 @@ class Candidates:
             sender_id=ctx.actor.id,
             sender_name=ctx.actor.name,
             sender_role=ctx.actor.role,
-            text=ctx.msg.text[:20000],
+            text=(text if text is not None else ctx.msg.text)[:20000],
+            media=media[:500] if media else None,
             category=c.category,
             estate=c.location.estate,
             building=c.location.building,
@@ -69,6 +73,12 @@ class Candidates:
         )
         log.info("held message %s for review as candidate %s (%s %.2f)", ctx.msg.message_id, cand.number, c.stage, c.confidence)
         return Outcome(intent="review")
+
+    async def hold_voice(self, ctx: Context) -> Outcome:
+        """A voice message nobody could transcribe (no speech-to-text endpoint, or it failed): held for staff as
+        "[语音] 待转写" with the recording to play, never dropped and never answered in the group."""
+        c = Classification(intent="report", decision="review", stage=VOICE_STAGE)
+        return await self.hold(ctx, c, text=texts.VOICE_PENDING, media=ctx.msg.media)
 
     # ------------------------------------------------------------ staff
 
@@ -87,6 +97,8 @@ class Candidates:
         who = f"{texts.ROLE_NAMES.get(cand.sender_role, texts.ROLE_NAMES['unknown'])}{cand.sender_name}"
         text = " ".join(cand.text.split())
         preview = text if len(text) <= PREVIEW else text[:PREVIEW] + "…"
+        if cand.media:
+            preview += texts.VOICE_RECORDING.format(path=cand.media)
         parts = [f"[{cand.number}]", place or "地点未说", who, cand.room_topic or "私聊", texts.stamp(cand.created_at, self.notifier.tz)]
         return "｜".join(parts) + f"\n    {preview}"
 
@@ -130,6 +142,10 @@ class Candidates:
             inbox_message_id=cand.inbox_message_id,
         )
         t = filed.ticket
+        if cand.media:  # a voice message's recording goes with the ticket
+            await conversations.attach(
+                ctx.session, ticket_id=t.id, message_id=cand.inbox_message_id, kind="voice", path=cand.media, now=ctx.now
+            )
         await repo.insert_event(
             ctx.session, ticket_id=t.id, action="confirm", actor_id=ctx.actor.id, actor_name=ctx.actor.name,
             at=ctx.now, note=f"待确认 {number}",

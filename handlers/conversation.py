@@ -127,7 +127,7 @@ class ConversationHandler:
     async def __call__(self, ctx: Context) -> Outcome | None:
         if ctx.msg.kind == "image":
             return await self.memory.photo(ctx)
-        if ctx.msg.kind != "text" or not ctx.text.strip():
+        if not ctx.msg.is_text or not ctx.text.strip():
             return None
         state = await self.memory.current(ctx)
         if state is None or not state.ticket_number:

@@ -51,6 +51,7 @@ def message_from_inbox(row: Inbox) -> IncomingMessage:
         kind=row.kind,  # type: ignore[arg-type]
         timestamp=as_utc(row.received_at),
         media=row.media,
+        transcribed_by=row.transcribed_by,
     )
 
 
@@ -78,6 +79,7 @@ def inbox_fields(msg: IncomingMessage) -> dict:
         text=msg.text,
         received_at=msg.timestamp,
         media=msg.media[:500] if msg.media else None,
+        transcribed_by=msg.transcribed_by[:100] if msg.transcribed_by else None,
     )
 
 

@@ -30,7 +30,7 @@ class FeedbackHandler:
         self.window = timedelta(days=window_days)
 
     async def __call__(self, ctx: Context) -> Outcome | None:
-        if ctx.msg.kind != "text":
+        if not ctx.msg.is_text:
             return None
         rating = parse_rating(ctx.text)
         if rating is None:

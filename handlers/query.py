@@ -65,7 +65,7 @@ class QueryHandler:
         self.max_listed = max_listed
 
     async def __call__(self, ctx: Context) -> Outcome | None:
-        if ctx.msg.kind != "text" or not ctx.text.strip():
+        if not ctx.msg.is_text or not ctx.text.strip():
             return None
         if _MINE.match(ctx.text):
             return await self._mine(ctx)

@@ -307,7 +307,7 @@ class ReportHandler:
         return ctx.actor.role in RELAYING_ROLES and c.core
 
     async def __call__(self, ctx: Context) -> Outcome | None:
-        if ctx.msg.kind != "text" or not ctx.text.strip():
+        if not ctx.msg.is_text or not ctx.text.strip():
             return None
         if (ctx.actor.is_staff and ctx.room.is_committee) or (ctx.actor.units and not ctx.actor.is_staff):
             # Staff talk about tickets in their own room ("3799那边物业说明天去"), and those who act for a unit

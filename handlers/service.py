@@ -10,7 +10,7 @@ import re
 import socket
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -30,7 +30,7 @@ from handlers.limits import Limits
 from handlers.outbox import Outbox, Queued, Send, in_unit
 from handlers.report import problem_texts
 from handlers.router import Router
-from handlers.types import Capabilities, IncomingMessage, Reply
+from handlers.types import Capabilities, Heard, IncomingMessage, Reply, Transcribe
 from nlp.privacy import Privacy
 from nlp.types import Classification
 from storage import jobs, messages
@@ -64,6 +64,7 @@ class _Job:
     handled: asyncio.Future[list[Reply]]
     inbox_id: int | None = None
     texts: tuple[str, str, bool] | None = None  # (raw, normalised, mentioned), once worked out (_understand)
+    heard: Heard | None = None  # a voice recording listened to (_listen): kept with the inbox row when handled
 
 
 class Dispatcher:
@@ -97,6 +98,8 @@ class Dispatcher:
         stages: Stages | None = None,
         understand_seconds: float = 12.0,
         understand_concurrency: int = 4,
+        transcribe: Transcribe | None = None,
+        transcribe_seconds: float = 60.0,
     ) -> None:
         self.limits = limits
         # Who claims outbox rows and job runs: stable across restarts of one install (config: bot.instance),
@@ -110,6 +113,8 @@ class Dispatcher:
         self.classify = classify
         self.stages = stages
         self.understand_seconds = understand_seconds
+        self.transcribe = transcribe
+        self.transcribe_seconds = transcribe_seconds
         self._understand_slots = asyncio.Semaphore(understand_concurrency)
         self.normalize = normalize
         self.identities = Identities(organisation, member_cache_seconds=member_cache_seconds)
@@ -152,9 +157,16 @@ class Dispatcher:
         """Queue a message; `job.recorded` resolves once it is in the inbox, `job.handled` with its replies."""
         self.start()
         loop = asyncio.get_running_loop()
-        job = _Job(sanitize(msg), loop.create_future(), loop.create_future())
+        job = _Job(self._transcribed_by_channel(sanitize(msg)), loop.create_future(), loop.create_future())
         self._record_q.put_nowait(job)
         return job
+
+    def _transcribed_by_channel(self, msg: IncomingMessage) -> IncomingMessage:
+        """A voice message from a channel that transcribes voice itself (Capabilities.voice == "text", as WeCom
+        does) carries its transcript as its text: marked so, it is understood like text and never sent to STT."""
+        if msg.kind == "voice" and msg.transcribed_by is None and self.channel.voice == "text" and msg.text.strip():
+            return replace(msg, transcribed_by="channel")
+        return msg
 
     async def accept(self, msg: IncomingMessage) -> None:
         """Return once the message is stored durably; handling goes on in order behind it."""
@@ -279,7 +291,9 @@ class Dispatcher:
         transaction opens, so a slow LLM never holds the database's write lock (the recorder's inbox INSERT
         would wait behind it). The rules and the model answer at once; the LLM, for the texts that want it,
         within `understand_seconds` for the whole batch: what it has not answered by then keeps the earlier
-        answer. Texts met only inside the transaction get the rules and the model."""
+        answer. Texts met only inside the transaction get the rules and the model. Voice recordings are
+        listened to first (_listen): a transcript is understood like any text."""
+        await self._listen(batch)
         if self.stages is None:
             return {}  # one classify function (tests, tools): the transaction classifies
         stages = self.stages
@@ -287,7 +301,7 @@ class Dispatcher:
         whose: dict[str, tuple[str, str | None]] = {}
         for job in batch:
             msg = job.msg
-            if job.inbox_id is None or msg.kind != "text":
+            if job.inbox_id is None or not msg.is_text:
                 continue
             job.texts = self._texts(msg)  # kept: handling reads the same texts, not normalised twice
             raw, text, _ = job.texts
@@ -330,11 +344,47 @@ class Dispatcher:
                 log.error("classifying a text failed: %s", type(task.exception()).__name__)
         return answers
 
+    async def _listen(self, batch: list[_Job]) -> None:
+        """Voice messages that came as audio become text before they are understood: each recording goes to the
+        injected `transcribe` (bot/voice.py: SILK decoded, then the speech-to-text endpoint), several at once,
+        outside any transaction. A transcript replaces the placeholder text (and is marked as one); without one
+        (no endpoint, a timeout, a nonsense answer, an undecodable file) the message stays a recording, which
+        the voice handler holds for staff."""
+        jobs = [
+            j for j in batch
+            if j.inbox_id is not None and j.msg.kind == "voice" and j.msg.transcribed_by is None and j.msg.media
+        ]
+        if not jobs or self.transcribe is None:
+            return
+        transcribe = self.transcribe
+
+        async def listen(job: _Job) -> Heard:
+            assert job.msg.media is not None
+            async with self._understand_slots:
+                try:
+                    async with asyncio.timeout(self.transcribe_seconds):
+                        return await transcribe(job.msg.media)
+                except TimeoutError:
+                    return Heard(text=None, audio=None, reason=f"no transcript within {self.transcribe_seconds:.0f} s")
+                except Exception as exc:  # a transcriber must not raise; if it does, the message is still held
+                    return Heard(text=None, audio=None, reason=f"transcribing failed ({type(exc).__name__})")
+
+        for job, heard in zip(jobs, await asyncio.gather(*(listen(j) for j in jobs)), strict=True):
+            job.heard = heard
+            media = heard.audio or job.msg.media
+            if heard.text:
+                job.msg = replace(job.msg, text=heard.text, transcribed_by=heard.by or "stt", media=media)
+            else:
+                job.msg = replace(job.msg, media=media)
+                log.info("voice message %s not transcribed: %s", job.msg.message_id, heard.reason)
+
     def _texts(self, msg: IncomingMessage) -> tuple[str, str, bool]:
-        """(raw text without mentions, normalised text, whether the bot was mentioned), as handling sees them."""
-        image = msg.kind == "image"
-        mentioned = not image and (msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or "")))
-        raw = "" if image else self.strip_mentions(msg.text)[:MAX_TEXT]
+        """(raw text without mentions, normalised text, whether the bot was mentioned), as handling sees them.
+        A photo, or a recording without its transcript, has no words to read."""
+        if not msg.is_text:
+            return "", "", msg.kind != "image" and msg.mentioned_bot
+        mentioned = msg.mentioned_bot or bool(self._mention and self._mention.search(msg.text or ""))
+        raw = self.strip_mentions(msg.text)[:MAX_TEXT]
         return raw, (self.normalize(raw) if raw else ""), mentioned
 
     def _classifier(self, understood: dict[str, Classification]) -> Classify:
@@ -391,6 +441,11 @@ class Dispatcher:
                 handled.append((job, []))
                 continue
             outcome, status = await self._route(session, job.msg, classify, job.texts)
+            if job.heard is not None and job.inbox_id is not None:  # the transcript is kept with the message
+                await messages.record_heard(
+                    session, job.inbox_id, text=job.msg.text if job.msg.is_text else None,
+                    transcribed_by=job.msg.transcribed_by, media=job.msg.media,
+                )
             handled.append((job, outcome.replies))
             finished.append(
                 {
@@ -421,12 +476,14 @@ class Dispatcher:
         self, session: AsyncSession, msg: IncomingMessage, classify: Classify, texts: tuple[str, str, bool] | None
     ) -> tuple[Outcome, str]:
         room = await self.identities.room(session, msg, self.clock())
-        # Photos go to the conversation layer (attached to a report); other kinds are recorded, not handled.
-        if room is None or msg.kind not in ("text", "image"):
+        # Photos go to the conversation layer (attached to a report), voice with its transcript is read like
+        # text and a recording without one goes to the voice handler (held for staff); other kinds are recorded.
+        if room is None or msg.kind not in ("text", "image", "voice"):
             return Outcome(intent=None), InboxStatus.IGNORED
         image = msg.kind == "image"
+        recording = msg.kind == "voice" and not msg.is_text
         raw, text, mentioned = texts if texts is not None else self._texts(msg)
-        if not text.strip() and not mentioned and not image:
+        if not text.strip() and not mentioned and not image and not recording:
             return Outcome(intent="chat"), InboxStatus.DONE
         actor = await self.identities.actor(session, msg, room)
         if self.limits is not None:
@@ -447,6 +504,8 @@ class Dispatcher:
         outcome = await self.router.route(ctx)
         if image and outcome.intent != "image":
             return Outcome(intent=None), InboxStatus.IGNORED  # no handler took it: as before, recorded only
+        if recording and outcome.intent != "review":
+            return Outcome(intent=None), InboxStatus.IGNORED  # not a leader's: recorded, with the recording
         return outcome, InboxStatus.DONE
 
     def strip_mentions(self, text: str) -> str:

@@ -249,7 +249,7 @@ class StaffHandler:
         self.vocabulary = Vocabulary(estates=estates, categories=categories, assignees=units)
 
     async def __call__(self, ctx: Context) -> Outcome | None:
-        if ctx.msg.kind != "text":
+        if not ctx.msg.is_text:
             return None
         parsed = parse_command(ctx.text, self.vocabulary)
         if parsed is None and ctx.actor.works_tickets:

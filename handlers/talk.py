@@ -37,7 +37,7 @@ class TalkHandler:
         self.contact = contact
 
     async def __call__(self, ctx: Context) -> Outcome | None:
-        if ctx.msg.kind != "text":
+        if not ctx.msg.is_text:
             return None
         private_question = ctx.msg.is_private and bool(_QUESTION.search(ctx.text) or _GREETING.match(ctx.text))
         if not ctx.mentioned and not private_question:

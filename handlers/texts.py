@@ -386,6 +386,9 @@ CANDIDATE_SETTLED = "待确认 {number} 已经{what}（{by}）{ticket}。"
 CANDIDATE_STATUS_WORDS = {"confirmed": "确认登记", "ignored": "忽略", "expired": "过期作废"}
 CANDIDATE_CONFIRMED = "好的，待确认 {number} 已登记为工单 #{ticket}（{category}）。"
 CANDIDATE_IGNORED = "好的，待确认 {number} 已忽略。"
+# A voice message nobody transcribed (no speech-to-text endpoint, or it failed): held with its recording.
+VOICE_PENDING = "[语音] 待转写"
+VOICE_RECORDING = "（录音：{path}）"
 ROLE_NAMES = {
     "staff": "工作人员",
     "area_leader": "片长",

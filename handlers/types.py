@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,7 +67,15 @@ class IncomingMessage:
     mentioned_bot: bool = False
     kind: MessageKind = "text"
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
-    media: str | None = None  # an image (or file) the channel saved, as a path under data_dir
+    media: str | None = None  # an image (or file, or recording) the channel saved, as a path under data_dir
+    # A voice message whose `text` is its transcript: who made it ("channel": the platform sent it transcribed;
+    # "stt:<model>": linju's speech-to-text endpoint). None for typed text and for voice not (yet) transcribed.
+    transcribed_by: str | None = None
+
+    @property
+    def is_text(self) -> bool:
+        """Words to understand: a text message, or a voice message with its transcript."""
+        return self.kind == "text" or (self.kind == "voice" and self.transcribed_by is not None)
 
     @property
     def is_private(self) -> bool:
@@ -76,6 +85,21 @@ class IncomingMessage:
     def conversation_id(self) -> str:
         """Where a reply goes: the room, or the sender in a private chat."""
         return self.room_id if self.room_id is not None else self.sender_id
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What listening to a voice recording gave: its transcript (None: none usable, `reason` says why), who
+    made it, and the recording as a file staff can play (a WAV decoded from the SILK, else the file received)."""
+
+    text: str | None
+    audio: str | None = None
+    by: str | None = None
+    reason: str = ""
+
+
+# Listens to the recording at a path (under data_dir) and never raises: a failure is a Heard without text.
+Transcribe = Callable[[str], Awaitable[Heard]]
 
 
 @dataclass(frozen=True, slots=True)

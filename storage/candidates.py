@@ -122,10 +122,12 @@ async def expire(session: AsyncSession, *, now: datetime, max_age: timedelta) ->
 
 
 async def labelled(session: AsyncSession, *, limit: int = 100_000) -> Sequence[tuple[str, str, str | None]]:
-    """(text, status, ticket number) of every candidate staff settled: 确认 (a report) or 忽略 (not one)."""
+    """(text, status, ticket number) of every candidate staff settled: 确认 (a report) or 忽略 (not one); not
+    the voice messages held as recordings ("[语音] 待转写" says nothing about what they said)."""
     stmt = (
         select(Candidate.text, Candidate.status, Candidate.ticket_number)
         .where(col(Candidate.status).in_([C.CONFIRMED, C.IGNORED]))
+        .where(col(Candidate.stage) != "voice")  # a recording held untranscribed: its text is a placeholder
         .order_by(col(Candidate.id).desc())
         .limit(limit)
     )

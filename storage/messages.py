@@ -115,6 +115,21 @@ async def fail_inbox(session: AsyncSession, inbox_id: int, error: str) -> None:
     await core.run(session, _FAIL, {"b_id": inbox_id, "b_error": error, "now": utcnow()})
 
 
+async def record_heard(
+    session: AsyncSession, inbox_id: int, *, text: str | None, transcribed_by: str | None, media: str | None
+) -> None:
+    """What listening to a voice message gave: its transcript as the row's text, marked with who made it
+    (when there is one), and the recording staff can play (a WAV decoded from the SILK received)."""
+    values: dict[str, Any] = {}
+    if text is not None:
+        values.update(text=text, transcribed_by=(transcribed_by or "stt")[:100])
+    if media:
+        values["media"] = media[:500]
+    if values:
+        conn = await connection(session)
+        await conn.execute(update(_INBOX).where(_INBOX.c.id == inbox_id).values(**values))
+
+
 async def pending_inbox(session: AsyncSession, *, limit: int = 500, max_attempts: int = 5) -> Sequence[Inbox]:
     """Messages stored but not yet handled (after a crash), oldest first; failed ones are retried too."""
     stmt = (

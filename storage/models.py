@@ -133,7 +133,9 @@ class Inbox(SQLModel, table=True):
     processed_at: datetime | None = Field(default=None, sa_column=_ts())
     intent: str | None = Field(default=None, max_length=10)
     ticket_number: str | None = Field(default=None, max_length=12)
-    media: str | None = Field(default=None, max_length=500)  # an image the channel saved (under data_dir)
+    media: str | None = Field(default=None, max_length=500)  # an image or recording the channel saved (under data_dir)
+    # Set when `text` is a voice message's transcript: who made it ("channel", "stt:<model>"); None for typed text.
+    transcribed_by: str | None = Field(default=None, max_length=100)
 
 
 class Outbox(SQLModel, table=True):
@@ -264,6 +266,7 @@ class Candidate(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=200)
     decided_by_name: str | None = Field(default=None, max_length=200)
     ticket_number: str | None = Field(default=None, max_length=12)
+    media: str | None = Field(default=None, max_length=500)  # a voice message's recording, for staff to play
 
 
 class Conversation(SQLModel, table=True):

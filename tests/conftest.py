@@ -18,6 +18,8 @@ from tests.support import (
     running_app,
     unavailable,
 )
+from tests.voice.fake_stt import FakeSTT
+from tests.voice.silk import tone_silk
 
 _PG: bool | None = None
 
@@ -88,6 +90,22 @@ def fake_llm():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fake_stt():
+    """A speech-to-text server on loopback (tests/voice/fake_stt.py) that "hears" one sentence in any recording."""
+    server = FakeSTT("4栋楼道灯坏了好几天了").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def silk_bytes() -> bytes:
+    """A two-second SILK recording (a generated tone) as WeChat sends voice, made by the encoder here."""
+    return tone_silk(2.0)
 
 
 # ---------------------------------------------------------------- the Wechaty puppet harness

@@ -209,7 +209,7 @@ class WechatyChannel(Channel):
     name = "wechaty"
     # WeChat's ids (wxid_…, …@chatroom) are the platform's; a personal account sees every message of its groups
     # and may send at any time, but WeChat restricts accounts that send in bursts. Photos are downloaded; a
-    # voice message comes as a SILK recording (not transcribed yet: it is recorded as "[语音]").
+    # voice message comes as a SILK recording, downloaded too (recorded as "[语音]" until the app transcribes it).
     capabilities = Capabilities(
         source="wechat",
         ids_trustworthy=True,
@@ -619,7 +619,11 @@ class WechatyChannel(Channel):
             if kind == "text" and mention_ids:
                 bot_names += await self._mention_names(mention_ids)
         text = strip_mentions(text, bot_names) if kind == "text" else _PLACEHOLDERS[kind]
-        media = await self._save_image(msg, message_id) if kind == "image" else None
+        media = None
+        if kind == "image":
+            media = await self._save_file(msg, message_id, "image", "photo.jpg")
+        elif kind == "voice":  # a SILK recording: transcribed by the app before it is understood (bot/voice.py)
+            media = await self._save_file(msg, message_id, "voice recording", "voice.silk")
         return IncomingMessage(
             message_id=message_id,
             sender_id=talker_id,
@@ -633,19 +637,20 @@ class WechatyChannel(Channel):
             media=media,
         )
 
-    async def _save_image(self, msg: Any, message_id: str) -> str | None:
-        """Download a photo into data_dir/media under its content hash (attached to the sender's report by the
-        conversation layer); None, with the reason logged, when the gateway cannot give it."""
+    async def _save_file(self, msg: Any, message_id: str, what: str, default_name: str) -> str | None:
+        """Download a photo or a voice recording into data_dir/media under its content hash (a photo is attached
+        to the sender's report by the conversation layer, a recording transcribed by the app); None, with the
+        reason logged, when the gateway cannot give it."""
         try:
             box = await asyncio.wait_for(msg.to_file_box(), self.rpc_timeout)
             data = file_box_bytes(box)
-        except Exception as exc:  # the photo is extra: the message itself is never lost for it
-            log.warning("could not download the image of message %s: %s", message_id, _describe(exc))
+        except Exception as exc:  # the file is extra: the message itself is never lost for it
+            log.warning("could not download the %s of message %s: %s", what, message_id, _describe(exc))
             return None
         if not data:
-            log.info("image of message %s is only a link; its kind is recorded, not the picture", message_id)
+            log.info("%s of message %s is only a link; its kind is recorded, not the file", what, message_id)
             return None
-        return str(save_media(self.data_dir, data, getattr(box, "name", "") or "photo.jpg"))
+        return str(save_media(self.data_dir, data, getattr(box, "name", "") or default_name))
 
     async def _mention_names(self, contact_ids: list[str]) -> list[str]:
         names = []

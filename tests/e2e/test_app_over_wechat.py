@@ -114,6 +114,55 @@ async def test_a_photo_after_a_report_is_downloaded_and_attached_to_it(harness, 
     assert await harness.quiet_for(1.0, since=mark) == []  # a photo is never answered
 
 
+@pytest.fixture
+async def voice_app(wechat_settings, fake_stt):
+    """The app on the harness with speech to text at the fake server (which hears SAID in any recording)."""
+    from bot.config import STTSettings
+
+    wechat_settings.stt = STTSettings(base_url=fake_stt.url, model="fake-sensevoice", timeout_seconds=5)
+    async with running_wechat_app(wechat_settings) as application:
+        yield application
+
+
+async def test_a_voice_report_is_downloaded_transcribed_and_filed_as_a_ticket(harness, voice_app, fake_stt, silk_bytes):
+    """WeChat voice (Audio, SILK) through the gateway: the recording is downloaded, decoded to WAV, sent to the
+    speech-to-text endpoint through the openai client, and its transcript filed with the usual ack."""
+    mark = await harness.mark()
+    await harness.say("wangdajie", "", kind="voice", file=("message-7-audio.silk", silk_bytes))
+    [ack] = await harness.wait_sent(since=mark)
+    number = NUMBER.search(ack["text"]).group(1)
+    assert ack["roomId"] == harness.rooms["leaders"]["id"] and ack["mentionIds"] == [harness.contacts["wangdajie"]["id"]]
+    assert "设施报修" in ack["text"] and "4栋" in ack["text"]
+    [t] = await tickets(voice_app)
+    assert (t.number, t.text, t.category, t.building) == (number, "4栋楼道灯坏了好几天了", "repair", "4")
+    assert t.reporter_name == "王大姐"
+    [row] = await inbox(voice_app)
+    assert (row.kind, row.text, row.transcribed_by) == ("voice", "4栋楼道灯坏了好几天了", "stt:fake-sensevoice")
+    [req] = fake_stt.requests
+    assert req["filename"] == "voice.wav" and req["file"][:4] == b"RIFF"
+
+
+async def test_without_speech_to_text_a_leaders_voice_message_waits_for_staff_silently(harness, app, silk_bytes):
+    from storage.models import Candidate, Member
+
+    async with app.dispatcher.sessions() as s:
+        s.add(Member(display_name="王大姐", wechat_id=harness.contacts["wangdajie"]["id"], role="neighbour_leader"))
+        await s.commit()
+    mark = await harness.mark()
+    await harness.say("wangdajie", "", kind="voice", file=("message-8-audio.silk", silk_bytes))
+
+    async def held() -> bool:
+        async with app.dispatcher.sessions() as s:
+            return bool((await s.exec(select(Candidate))).all())
+
+    await eventually(held, within=10, what="the voice message held for staff")
+    async with app.dispatcher.sessions() as s:
+        [cand] = (await s.exec(select(Candidate))).all()
+    assert cand.text == "[语音] 待转写" and cand.media and cand.media.endswith(".wav")
+    assert await harness.quiet_for(1.0, since=mark) == []
+    assert await tickets(app) == []
+
+
 async def test_the_bot_ignores_its_own_echo(harness, app):
     await report(harness, "3栋单元门闭门器坏了")
     await asyncio.sleep(1.0)  # the puppet echoes the ack back as a message from the bot

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -113,6 +114,15 @@ async def test_non_text_messages_arrive_with_their_kind_and_a_placeholder(harnes
     await harness.say("zhaoayi", "", kind=kind)
     msg = await next_message(channel)
     assert (msg.kind, msg.text, msg.room_topic) == (kind, text, "松涛里邻长群")
+
+
+async def test_a_voice_message_brings_its_silk_recording_through_the_gateway(harness, channel, silk_bytes, tmp_path):
+    """WeChat voice is a SILK file: downloaded (messageFile) into data_dir/media, as photos are."""
+    await harness.say("zhaoayi", "", kind="voice", file=("message-1-audio.silk", silk_bytes))
+    msg = await next_message(channel)
+    assert (msg.kind, msg.text, msg.transcribed_by) == ("voice", "[语音]", None)
+    assert msg.media is not None and Path(msg.media).parent == tmp_path / "media" and msg.media.endswith(".silk")
+    assert await asyncio.to_thread(Path(msg.media).read_bytes) == silk_bytes
 
 
 async def test_the_bots_own_messages_are_dropped(harness, channel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -69,8 +70,10 @@ class Harness:
         at_bot: bool = False,
         mentions: list[str] | None = None,
         kind: str = "text",
+        file: tuple[str, bytes] | None = None,
     ) -> str:
-        """Post as contact `sender` (a key of `contacts`, e.g. "wangdajie") in `room` (a key; None: private)."""
+        """Post as contact `sender` (a key of `contacts`, e.g. "wangdajie") in `room` (a key; None: private).
+        `file` (name, bytes) is the payload of a "voice" (a SILK recording) or "file" message."""
         body: dict[str, Any] = {
             "from": self.contacts[sender]["id"],
             "text": text,
@@ -78,6 +81,8 @@ class Harness:
             "atBot": at_bot,
             "mentions": mentions or [],
         }
+        if file is not None:
+            body["file"] = {"name": file[0], "base64": base64.b64encode(file[1]).decode("ascii")}
         if room is not None:
             body["room"] = self.rooms[room]["id"]
         return (await self.request("POST", "/message", body))["id"]

@@ -15,9 +15,12 @@
 //   GET  /state                  the bot, contacts and rooms (ids, names, topics, members)
 //   POST /message                inject a message; body:
 //          {from: contactId, room?: roomId, text?: str, mentions?: [contactId], atBot?: bool,
-//           kind?: "text"|"image"|"voice"|"video"|"file"|"emoticon"|"red_packet"|"link"|"mini_program"}
+//           kind?: "text"|"image"|"voice"|"video"|"file"|"emoticon"|"red_packet"|"link"|"mini_program",
+//           file?: {name: str, base64: str}}
 //        without `room` it is a private message to the bot. `atBot` prepends "@<bot name>\u2005" to the
-//        text and puts the bot into the puppet's mention list. Returns {id}.
+//        text and puts the bot into the puppet's mention list. `file` is the payload of a "voice" message (a
+//        SILK recording, as WeChat sends voice) or a "file" one: the bot downloads it through the gateway
+//        (messageFile), as from a real puppet. Returns {id}.
 //   GET  /sent?since=SEQ         what the bot sent, in order: [{seq, id, conversationId, roomId, contactId,
 //                                 text, mentionIds, file: {name, mediaType, size}|null, time}]
 //   POST /reset                  forget what the bot sent (seq keeps counting); topics and names as at start
@@ -264,6 +267,11 @@ function injectMessage (body) {
   }
   if (kind === 'image') payload.filename = 'photo.jpg'
   if (kind === 'file') payload.filename = body.filename || '报修照片.pdf'
+  const file = (kind === 'voice' || kind === 'file') && body.file ? body.file : null
+  if (file) {
+    if (typeof file.base64 !== 'string' || !file.base64) throw new HttpError(400, 'file.base64 is required')
+    payload.filename = file.name || (kind === 'voice' ? 'voice.silk' : payload.filename)
+  }
   if (body.room) {
     payload.roomId = body.room
     payload.mentionIdList = mentionIdList
@@ -272,8 +280,13 @@ function injectMessage (body) {
   }
   // The same two steps as ContactMock#say().to(): create the message, then emit its id.
   const msg = mocker.MessageMock.create(payload)
+  if (file) {
+    // What ContactMock#say(fileBox) stores: the FileBox's JSON (type 1 = FileBoxType.Base64), which
+    // PuppetMock#messageFile turns back into a FileBox for the gateway to serve.
+    mocker.cacheFileBoxPayload.set(msg.id, { type: 1, boxType: 1, name: payload.filename, base64: file.base64, metadata: {} })
+  }
   puppet.emit('message', { messageId: msg.id })
-  log('injected', JSON.stringify(payload))
+  log('injected', JSON.stringify(payload), file ? `with a file of ${file.base64.length} base64 characters` : '')
   return { id: msg.id }
 }
 
