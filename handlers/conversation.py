@@ -25,6 +25,7 @@ from storage import repo
 from storage.models import Conversation, Ticket, TicketStatus, as_utc
 
 log = logging.getLogger(__name__)
+ECHO_CHARS = 40  # how much of a follow-up the confirmation repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +163,8 @@ class ConversationHandler:
                        note=detail.text[:200], at=ctx.now)
         await store.remember(ctx.session, room=_room(ctx), sender_id=ctx.actor.id, now=ctx.now,
                              ttl=self.memory._ttl, question=None, asked_at=None)
-        what = added or detail.text
+        # What was added, said back in a few words: the place filled in, or the start of what they said.
+        what = added or (detail.text if len(detail.text) <= ECHO_CHARS else detail.text[:ECHO_CHARS] + "…")
         log.info("ticket %s supplemented by a follow-up", t.number)
         return Outcome(replies=[Reply.to(ctx.msg, texts.SUPPLEMENTED.format(number=t.number, what=what))],
                        intent="follow_up", ticket_number=t.number)

@@ -168,3 +168,4 @@ async def test_talking_to_the_bot_gets_help_an_faq_answer_or_who_to_ask(app, cha
     [unknown] = await chat.say(f"@{name} 明天会下雨吗")
     assert "这个我答不了" in unknown.text
     assert await chat.say("物业费在哪交") == []  # not said to the bot: chat
+
