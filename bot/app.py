@@ -9,6 +9,7 @@ import logging
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -43,6 +44,9 @@ from handlers.types import Capabilities, IncomingMessage, Reply
 from nlp.privacy import Privacy
 from storage import engine as db
 from storage import messages
+
+if TYPE_CHECKING:
+    from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
 NAMES_EVERY = 60.0  # seconds between looks at whether the roster changed
@@ -83,6 +87,8 @@ class App:
         self.names: Names | None = None
         self._bucket = self._send_bucket()
         self._log_handlers: list[logging.Handler] = []
+        self.web: WebServer | None = None  # the web console, when web.enabled (bot/web)
+        self._flushing: asyncio.Task | None = None
 
     def _send_bucket(self) -> TokenBucket | None:
         limits, caps = self.settings.limits, self.capabilities
@@ -145,6 +151,10 @@ class App:
             self.scheduler.start()
             # A digest due while the bot was down goes out now (the digest table keeps it to once).
             self.digest_catchup = asyncio.create_task(self.send_due_digests(), name="digest-catch-up")
+        if self.settings.web.enabled:
+            from bot.web.server import serve
+
+            self.web = await serve(self)
         log.info("linju is running (channel %s)", self.channel.name if self.channel else "none")
 
     def scheduled_jobs(self) -> list[tuple[str, str, Job]]:
@@ -313,7 +323,19 @@ class App:
         if self.dispatcher is not None:
             await self.dispatcher.drain()
 
+    def flush_soon(self) -> None:
+        """Replies were queued outside a message's handling (a step on the web console): send them now."""
+        if self.dispatcher is None or self.channel is None or not self.channel.connected:
+            return  # sent by the periodic flush, the next login, or the next start
+        self.dispatcher.outbox.backlog = True
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_for_retry(), name="outbox-flush-soon")
+
     async def stop(self) -> None:
+        if self.web is not None:
+            await self.web.stop()
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
         if self.scheduler is not None:
             self.scheduler.shutdown()
         if self.digest_catchup is not None and not self.digest_catchup.done():

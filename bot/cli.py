@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 
-from bot import cli_digest, cli_eval, cli_rooms, cli_tickets, cli_train
+from bot import cli_digest, cli_eval, cli_rooms, cli_tickets, cli_train, cli_web
 from bot.channels import registry
 from bot.channels.registry import ChannelOptions
 from bot.cli_common import classification_json, classify_rows, read_jsonl, settings_from, setup_logging
@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--days", type=int, help="older than this many days instead (at least 1)")
     pg.set_defaults(func=cmd_db_purge)
 
-    for feature in (cli_eval, cli_tickets, cli_train, cli_digest, cli_rooms):
+    for feature in (cli_eval, cli_tickets, cli_train, cli_digest, cli_rooms, cli_web):
         feature.register(sub, common)
     return p
 

@@ -220,6 +220,18 @@ class ClassifierSettings(_Strict):
     candidate_days: int = Field(7, ge=1)  # a message held for review (待确认) is dropped after this many days
 
 
+class WebSettings(_Strict):
+    """The web console (bot/web): `linju web`, or inside `linju run` when enabled, on the same database."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)  # 0: any free port (tests)
+    # Session cookies marked Secure (sent only over HTTPS, and to localhost): off only behind plain HTTP on a LAN.
+    secure_cookies: bool = True
+    session_hours: int = Field(12, ge=1, le=24 * 30)
+    login_attempts: int = Field(10, ge=1)  # wrong passwords per account or address in 15 minutes, then a wait
+
+
 class ScheduleSettings(_Strict):
     timezone: str = "Asia/Shanghai"
     digest_cron: str = "0 9 1 * *"
@@ -262,6 +274,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitSettings = LimitSettings()
     retention: RetentionSettings = RetentionSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("channel")
     @classmethod

@@ -322,6 +322,8 @@ def notice(action: str, number: str, summary: str, *, assignee: str | None, note
         return f"您反映的{about}需要多一些时间{why}，预计{other}前办好。"
     if action == "undo":
         return f"更正：刚才关于{about}的消息有误，以此为准：目前{other}。"
+    if action == "reply" and note:
+        return f"社区工作人员回复您反映的{about}：{note}"
     return None
 
 

@@ -343,3 +343,51 @@ class JobRun(SQLModel, table=True):
     claimed_at: datetime = Field(sa_column=_ts(nullable=False))
 
     __table_args__ = (UniqueConstraint("name", "key", name="uq_job_run_name_key"),)
+
+
+class WebUser(SQLModel, table=True):
+    """A staff member's web console account: the same person as their chat identity (`actor_id`, their platform
+    id), with the same scope (`communities`, comma-separated; empty with `admin`: every community)."""
+
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
+
+    __tablename__ = "web_user"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    actor_id: str = Field(max_length=200)
+    communities: str = Field(default="", max_length=1000)
+    admin: bool = False
+    password_hash: str = Field(max_length=200)
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the table only its SHA-256 (a leaked database
+    lets nobody in), with the form token (CSRF) and when it lapses."""
+
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
+
+    __tablename__ = "web_session"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(index=True, foreign_key="web_user.id")
+    csrf: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    expires_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    """A key a district platform reads the Open311 endpoint with; kept as its SHA-256 only."""
+
+    if TYPE_CHECKING:  # set on table=True models at class creation; sqlmodel does not declare it
+        __table__: ClassVar[Table]
+
+    __tablename__ = "api_key"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    key_hash: str = Field(unique=True, max_length=64)
+    communities: str = Field(default="", max_length=1000)  # empty: every community
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts())

@@ -15,7 +15,7 @@ async def test_migrations_are_idempotent_and_reach_head(db_url):
     try:
         await db.upgrade(engine)
         await db.upgrade(engine)
-        assert await db.current_revision(engine) == db.SCHEMA_HEAD == "0009"
+        assert await db.current_revision(engine) == db.SCHEMA_HEAD == "0010"
         async with engine.connect() as conn:
             drift = await conn.run_sync(_schema_drift)
         assert drift == [], "the models and the migrations disagree; add a migration"

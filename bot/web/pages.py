@@ -1,0 +1,11 @@
+"""The console's pages, each module a router: tickets, a ticket, 待确认, overview, rooms and roster, Open311."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    from bot.web import review
+
+    return [review.router]
