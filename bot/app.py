@@ -46,6 +46,7 @@ from storage import engine as db
 from storage import messages
 
 if TYPE_CHECKING:
+    from bot.web.deps import Web
     from bot.web.server import WebServer
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class App:
         self._bucket = self._send_bucket()
         self._log_handlers: list[logging.Handler] = []
         self.web: WebServer | None = None  # the web console, when web.enabled (bot/web)
+        self.web_parts: Web | None = None
         self._flushing: asyncio.Task | None = None
 
     def _send_bucket(self) -> TokenBucket | None:

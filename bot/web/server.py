@@ -86,6 +86,7 @@ class WebServer:
 
 async def serve(app: App, *, host: str | None = None, port: int | None = None) -> WebServer:
     s = app.settings.web
-    server = WebServer(create_app(build_web(app)), host=host or s.host, port=s.port if port is None else port)
+    app.web_parts = build_web(app)
+    server = WebServer(create_app(app.web_parts), host=host or s.host, port=s.port if port is None else port)
     await server.start()
     return server
