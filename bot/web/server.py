@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -43,13 +45,20 @@ def build_web(app: App) -> Web:
                timezone=ZoneInfo(s.schedule.timezone), extra={"data_dir": s.data_dir})
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: `linju run` and `linju web` stop on signals themselves, and stop this."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class WebServer:
     """uvicorn serving the console as a task on the running loop (`linju run` with web.enabled, `linju web`)."""
 
     def __init__(self, asgi: FastAPI, *, host: str, port: int) -> None:
         self.config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
-        self.server = uvicorn.Server(self.config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the App handles signals
+        self.server = _Server(self.config)
         self._task: asyncio.Task | None = None
         self._socket: socket.socket | None = None
 
