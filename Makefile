@@ -10,7 +10,7 @@ NODE_STAMP := $(HARNESS)/node_modules/.installed-stamp
 WECOM_HARNESS := tests/wecom/harness
 WECOM_STAMP := $(WECOM_HARNESS)/node_modules/.installed-stamp
 
-.PHONY: install run chat test lint bench clean
+.PHONY: install node-harness browser run chat test lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,19 @@ node-harness:
 		$(MAKE) --no-print-directory $(NODE_STAMP) $(WECOM_STAMP); \
 	else echo "node/npm not found: the WeChat end-to-end and WeCom conformance tests will be skipped"; fi
 
+# The web console's browser tests drive Debian's Chromium through its ChromeDriver (and need CJK fonts to
+# render Chinese in their screenshots). Installed with apt-get when missing; skipped only where that fails.
+BROWSER_PKGS := chromium chromium-driver fonts-noto-cjk
+browser:
+	@if command -v dpkg >/dev/null 2>&1 && dpkg -s $(BROWSER_PKGS) >/dev/null 2>&1; then :; \
+	elif ! command -v dpkg >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(BROWSER_PKGS) for the web console's browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BROWSER_PKGS) >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(BROWSER_PKGS) >/dev/null; } \
+		|| echo "could not install $(BROWSER_PKGS): the browser tests will be skipped"; \
+	else echo "no apt-get: install chromium and chromedriver for the browser tests"; fi
+
 run: install
 	$(VENV)/bin/linju run
 
@@ -47,7 +60,7 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-test: install node-harness lint
+test: install node-harness browser lint
 	$(VENV)/bin/pytest
 
 bench: install

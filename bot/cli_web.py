@@ -94,6 +94,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from handlers.accounts import AccountError
 
     settings = settings_from(args)
+    known = {c.name for c in settings.communities} | {settings.default_community}
+    if unknown := [c for c in args.community if c not in known]:
+        raise ConfigError(f"no community {'、'.join(unknown)} in the config (communities: {'、'.join(sorted(known))})")
     actor_id = chat_identity(settings, args.name, args.wechat_id)
     password = _password(args)
     try:

@@ -68,11 +68,16 @@ class ApiClient:
 
 
 class Throttle:
-    """Wrong passwords counted per account name and per address over a window; past `limit` of either, every
-    attempt (right password or not) is refused until the window has moved on."""
+    """Wrong passwords counted per account name (past `limit`) and per address (past `per_address`, default five
+    times as many: a committee office shares one address) over a window; past either, every attempt, right
+    password or not, is refused until the window has moved on."""
 
-    def __init__(self, *, limit: int = 10, window: float = 900.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, limit: int = 10, window: float = 900.0, per_address: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
+        self.per_address = per_address or 5 * limit
         self.window = window
         self.clock = clock
         self._fails: dict[str, deque[float]] = {}
@@ -84,8 +89,8 @@ class Throttle:
             q.popleft()
         return q
 
-    def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= self.limit for k in keys)
+    def blocked(self, name_key: str, address_key: str) -> bool:
+        return len(self._recent(name_key)) >= self.limit or len(self._recent(address_key)) >= self.per_address
 
     def failed(self, *keys: str) -> None:
         if len(self._fails) > 100_000:  # an attack with many names: start over rather than grow without end
