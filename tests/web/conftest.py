@@ -4,6 +4,8 @@ free port inside the running App (web.enabled), chat on a FakeChannel at the edg
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,14 +51,30 @@ class Console:
         )
 
 
-@pytest.fixture
-async def console(tmp_path):
-    async with running_app(web_settings(tmp_path)) as app:
+@asynccontextmanager
+async def serving(tmp_path, database_url: str | None = None) -> AsyncIterator[Console]:
+    settings = web_settings(tmp_path)
+    settings.database.url = database_url
+    async with running_app(settings) as app:
         assert app.web is not None
         c = Console(app=app, url=f"http://127.0.0.1:{app.web.port}")
         await c.account("刘主任", "书院路社区")
         await c.account(OTHER + "张干事", OTHER)
         await c.account("管理员", None, admin=True)
+        yield c
+
+
+@pytest.fixture
+async def console(tmp_path):
+    """The console on a SQLite file."""
+    async with serving(tmp_path) as c:
+        yield c
+
+
+@pytest.fixture
+async def console_any_db(tmp_path, db_url):
+    """The console on a SQLite file, and on PostgreSQL."""
+    async with serving(tmp_path, db_url) as c:
         yield c
 
 
