@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from handlers.accounts import ApiClient
-from handlers.digest import place_label
+from handlers.digest import place_label, problem_of
 from handlers.digest_render import STATUS_NAMES
 from storage import console_reads
 from storage.models import Ticket, TicketStatus, as_utc
@@ -111,7 +111,8 @@ class Open311Mixin:
             "status_notes": note,
             "service_name": self.taxonomy.name_of(t.category),
             "service_code": t.category,
-            "description": self.privacy.for_people(t.summary) or self.taxonomy.name_of(t.category),
+            # The problem without the place (a title reads "3栋2单元 下水道堵塞"; the address says 3栋).
+            "description": self.privacy.for_people(problem_of(t.summary)) or self.taxonomy.name_of(t.category),
             "agency_responsible": self._public(t.assignee),
             "service_notice": None,
             "requested_datetime": iso(t.created_at, self.tz),
