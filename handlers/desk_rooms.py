@@ -97,6 +97,7 @@ class RoomView:
     community: str | None
     bound_by: str | None
     last_seen: datetime | None
+    seen_in: str = ""  # the community the bot took it for when it first saw it (the bind form's default)
 
 
 @dataclass(slots=True)
@@ -140,6 +141,7 @@ class RoomsMixin:
             RoomView(
                 platform_id=r.platform_id, topic=r.topic, kind=r.kind if r.bound_by else None,
                 community=(r.community if r.bound_by else None), bound_by=r.bound_by, last_seen=r.last_seen_at,
+                seen_in=r.community,
             )
             for r in rows
         ]

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -49,7 +47,7 @@ async def requests(
             service_request_id=service_request_id, service_code=service_code, start_date=start_date,
             end_date=end_date, status=status,
         )
-        found = await desk.open311_requests(client, query, now=datetime.now(UTC))
+        found = await desk.open311_requests(client, query, now=desk.clock())
     except Open311Error as exc:
         return _error(exc)
     return JSONResponse(found)
