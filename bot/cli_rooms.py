@@ -57,12 +57,12 @@ async def _with_db(settings: Settings, body) -> int:
         await engine.dispose()
 
 
-def _configured_ids(settings: Settings) -> set[str]:
-    """The room ids config.yaml binds (on the console: the rooms' names)."""
+def _rules(settings: Settings):
+    """The configured communities and the room ids config.yaml binds (on the console: the rooms' names)."""
     from bot.channels import registry
-    from bot.rooms import configured_rooms
+    from bot.rooms import room_rules
 
-    return set(configured_rooms(settings, registry.capabilities(settings.channel))[0])
+    return room_rules(settings, registry.capabilities(settings.channel))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -89,17 +89,19 @@ def cmd_bind(args: argparse.Namespace) -> int:
     community = "" if args.community in ("", "全街道") else args.community
 
     async def body(session, settings: Settings) -> int:
-        from storage import repo
+        from handlers.desk_rooms import RoomRefused, bind_room
 
-        if args.room_id in _configured_ids(settings):
-            raise ConfigError(f"room {args.room_id} is configured in config.yaml; change it there")
-        known = {c.name for c in settings.communities} | {settings.default_community, ""}
-        if community not in known:
-            raise ConfigError(f"no community {community!r} in config.yaml (known: {', '.join(sorted(known - {''}))})")
-        room = await repo.bind_room(
-            session, platform_id=args.room_id, kind=args.kind, community=community, by="cli",
-            area=args.area, grp=args.group,
-        )
+        try:
+            room = await bind_room(
+                session, _rules(settings), room_id=args.room_id, kind=args.kind, community=community,
+                area=args.area, grp=args.group,
+            )
+        except RoomRefused as exc:
+            if exc.reason == "configured":
+                raise ConfigError(f"room {args.room_id} is configured in config.yaml; change it there") from None
+            raise ConfigError(
+                f"no community {community!r} in config.yaml (known: {', '.join(exc.known)})"
+            ) from None
         print(f"bound {room.platform_id} ({room.topic or 'not seen yet'}) as {args.kind} of {community or '全街道'}")
         print("the running bot uses it within a minute", file=sys.stderr)
         return 0
@@ -109,9 +111,9 @@ def cmd_bind(args: argparse.Namespace) -> int:
 
 def cmd_unbind(args: argparse.Namespace) -> int:
     async def body(session, settings: Settings) -> int:
-        from storage import repo
+        from handlers.desk_rooms import unbind_room
 
-        if not await repo.unbind_room(session, args.room_id, by="cli"):
+        if not await unbind_room(session, args.room_id):
             print(f"linju: {args.room_id} is not bound from the shell", file=sys.stderr)
             return 1
         print(f"{args.room_id} is an ordinary room again")

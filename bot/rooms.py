@@ -8,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import CommunitySettings, RoomSettings, Settings
 from handlers.context import RoomInfo
+from handlers.desk_rooms import RoomRules
 from handlers.identity import Organisation
 from handlers.types import Capabilities
 from handlers.units import Unit, Units
@@ -41,6 +42,16 @@ def configured_rooms(settings: Settings, caps: Capabilities) -> tuple[dict[str, 
     for room_id in settings.schedule.subdistrict_rooms:  # ids (console: names) of the whole subdistrict's rooms
         by_id[room_id] = RoomInfo(community="", kind="committee")
     return by_id, unbound
+
+
+def room_rules(settings: Settings, caps: Capabilities) -> RoomRules:
+    """What a binding by hand (the shell, the console) must respect: the configured communities and the ids
+    config.yaml binds itself (on the console channel: the rooms' names)."""
+    return RoomRules(
+        communities=tuple(c.name for c in settings.communities),
+        configured=frozenset(configured_rooms(settings, caps)[0]),
+        default_community=settings.default_community,
+    )
 
 
 def organisation_from(settings: Settings, caps: Capabilities) -> Organisation:

@@ -17,7 +17,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers import texts
 from handlers.candidates import Candidates
 from handlers.context import Actor, Context, RoomInfo
+from handlers.desk_overview import OverviewMixin
+from handlers.desk_rooms import RoomsMixin
 from handlers.envelope import outbox_row
+from handlers.open311 import Open311Mixin
 from handlers.outbox import in_unit
 from handlers.staff import Command, ticket_number
 from handlers.ticket_change import OpError
@@ -61,7 +64,7 @@ class PendingView:
     held_at: datetime
 
 
-class Desk:
+class Desk(OverviewMixin, RoomsMixin, Open311Mixin):
     def __init__(
         self,
         *,

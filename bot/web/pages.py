@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from bot.web import review
+    from bot.web import open311, overview, review, rooms
 
-    return [review.router]
+    return [review.router, overview.router, rooms.router, open311.router]

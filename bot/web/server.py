@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 
+from bot.rooms import room_rules
 from bot.web.app import create_app
 from bot.web.deps import Web
 from bot.wiring import build_candidates, build_intake, build_ticket_ops
@@ -42,7 +43,8 @@ def build_web(app: App) -> Web:
         sessions, session_hours=s.web.session_hours, throttle=Throttle(limit=s.web.login_attempts), clock=app.clock
     )
     return Web(desk=desk, accounts=accounts, secure_cookies=s.web.secure_cookies,
-               timezone=ZoneInfo(s.schedule.timezone), extra={"data_dir": s.data_dir})
+               timezone=ZoneInfo(s.schedule.timezone),
+               extra={"data_dir": s.data_dir, "room_rules": room_rules(s, app.capabilities)})
 
 
 class _Server(uvicorn.Server):
