@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers import texts
 from handlers.candidates import Candidates
 from handlers.context import Actor, Context, RoomInfo
+from handlers.desk_tickets import TicketDesk
 from handlers.envelope import outbox_row
 from handlers.outbox import in_unit
 from handlers.staff import Command, ticket_number
@@ -61,7 +62,7 @@ class PendingView:
     held_at: datetime
 
 
-class Desk:
+class Desk(TicketDesk):
     def __init__(
         self,
         *,

@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from bot.web import review
+    from bot.web import review, tickets
 
-    return [review.router]
+    return [review.router, tickets.router]
