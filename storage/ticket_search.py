@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Attachment, Ticket, TicketStatus
 
+ESCAPE = "!"  # one character every database reads alike (a backslash is not)
 SORTS = {
     "created": col(Ticket.created_at),
     "due": col(Ticket.due_at),
@@ -41,8 +42,8 @@ class Search:
 
 
 def like_pattern(text: str) -> str:
-    """`text` anywhere, with LIKE's own characters taken literally (escape character: backslash)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """`text` anywhere, with LIKE's own characters taken literally (escape character: ESCAPE)."""
+    escaped = text.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
     return f"%{escaped}%"
 
 
@@ -73,7 +74,7 @@ def _where(stmt, q: Search, *, with_status: bool = True):
             or_(
                 col(Ticket.number) == number,
                 *(
-                    func.lower(col(c)).like(pattern.lower(), escape="\\")
+                    func.lower(col(c)).like(pattern.lower(), escape=ESCAPE)
                     for c in (Ticket.number, Ticket.summary, Ticket.text, Ticket.estate, Ticket.building, Ticket.assignee)
                 ),
             )
