@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -102,6 +103,7 @@ class TicketDesk:
                 offset=(filters.page - 1) * PER_PAGE,
             )
             by_status = await ticket_search.status_counts(session, q)
+            late = await ticket_search.count(session, replace(q, statuses=None, overdue_at=now))
             known = await ticket_search.choices(session, q.communities)
         counts = [StatusCount("", "全部", sum(by_status.values()))]
         counts += [StatusCount("open", STATUS_GROUPS["open"], sum(by_status.get(s, 0) for s in TicketStatus.OPEN))]
@@ -110,7 +112,7 @@ class TicketDesk:
         communities = sorted(actor.communities) if actor.communities is not None else known["community"]
         return TicketPage(
             rows=[self._line(t, now) for t in found], total=total, page=filters.page,
-            pages=max(1, math.ceil(total / PER_PAGE)), filters=filters, counts=counts,
+            pages=max(1, math.ceil(total / PER_PAGE)), filters=filters, counts=counts, overdue=late,
             categories=[(c.code, c.name) for c in self.taxonomy.categories], communities=communities,
             estates=known["estate"], assignees=known["assignee"],
         )
@@ -143,9 +145,11 @@ class TicketDesk:
         created = as_utc(t.created_at)
         ended = as_utc(t.resolved_at) or as_utc(t.closed_at)
         if t.status in TicketStatus.OPEN or ended is None:
-            open_words = f"已登记 {_days(now - created)} 天"
+            days = _days(now - created)
+            open_words = f"已登记 {days} 天" if days else "今天登记"
         else:
-            open_words = f"用了 {_days(ended - created)} 天办完"
+            days = _days(ended - created)
+            open_words = f"用了 {days} 天办完" if days else "当天办完"
         due = as_utc(t.due_at)
         if due is None or t.status not in TicketStatus.OPEN:
             return open_words, "", False

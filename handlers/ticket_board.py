@@ -130,6 +130,7 @@ class TicketPage:
     communities: list[str]
     estates: list[str]
     assignees: list[str]
+    overdue: int  # open and past due, under the other filters
     statuses: list[tuple[str, str]] = field(
         default_factory=lambda: [*STATUS_GROUPS.items(), *STATUS_LABELS.items()]
     )

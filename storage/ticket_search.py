@@ -87,13 +87,17 @@ async def search(
     offset: int = 0,
 ) -> tuple[Sequence[Ticket], int]:
     """One page of tickets and how many match in all."""
-    total = (await session.exec(_where(select(func.count()).select_from(Ticket), q))).one()
+    total = await count(session, q)
     key = SORTS.get(sort, SORTS["created"])
     order = [key.desc() if descending else key.asc(), col(Ticket.id).desc() if descending else col(Ticket.id).asc()]
     if sort == "due":  # tickets without a due date last, either way
         order.insert(0, col(Ticket.due_at).is_(None))
     stmt = _where(select(Ticket), q).order_by(*order).offset(max(0, offset)).limit(limit)
     return (await session.exec(stmt)).all(), int(total)
+
+
+async def count(session: AsyncSession, q: Search) -> int:
+    return int((await session.exec(_where(select(func.count()).select_from(Ticket), q))).one())
 
 
 async def status_counts(session: AsyncSession, q: Search) -> dict[str, int]:

@@ -61,6 +61,8 @@ async def test_filters_narrow_the_list_and_the_counts_follow(console, client):
     assert sorted(_rows(page.text)) == sorted([lamp, drain])
     assert re.search(r'id="count-open"[^>]*>未办结 <b>2</b>', page.text)
     assert re.search(r'id="count-done"[^>]*>已办结 <b>0</b>', page.text)
+    assert re.search(r'id="count-overdue"[^>]*>超期 <b>1</b>', page.text)
+    assert re.search(r'id="count-overdue"[^>]*>超期 <b>0</b>', (await web.get("/tickets?category=repair")).text)
 
     assert _rows((await web.get("/tickets", params={"category": "repair"})).text) == [lamp]
     assert _rows((await web.get("/tickets", params={"estate": "金穗小区"})).text) == [drain]
