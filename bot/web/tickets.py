@@ -101,6 +101,12 @@ async def photo(request: Request, number: str, attachment_id: int, who: WebStaff
     return FileResponse(path, media_type=media if media.startswith("image/") else "application/octet-stream")
 
 
+def _page_of(number: str) -> str:
+    """Where a step goes back to: the ticket's page, by its canonical number (never the raw path text)."""
+    digits = number.strip().lstrip("#＃")
+    return f"/tickets/{int(digits)}" if digits.isdigit() and len(digits) <= 12 else "/tickets"
+
+
 def _field(form, name: str) -> str:
     return str(form.get(name) or "").strip()[:FIELD_LIMIT]
 
@@ -118,7 +124,7 @@ async def act(request: Request, number: str) -> Response:
         arg = f"{arg} {_field(form, 'reason')}"
     if action in TOLD and _field(form, "told"):  # only what follows 回复： reaches the reporter
         arg = " ".join(p for p in (arg, f"回复：{_field(form, 'told')}") if p)
-    url = f"/tickets/{number}"
+    url = _page_of(number)
     try:
         done = await parts(request).desk.act(who.actor, number, action, arg=arg or None, target=target or None)
     except DeskError as exc:
@@ -132,7 +138,7 @@ async def act(request: Request, number: str) -> Response:
 async def reply(request: Request, number: str) -> Response:
     who = await checked(request)
     form = await request.form()
-    url = f"/tickets/{number}"
+    url = _page_of(number)
     try:
         done = await parts(request).desk.reply(who.actor, number, _field(form, "text"))
     except DeskError as exc:

@@ -206,6 +206,9 @@ async def test_a_refused_step_says_why_in_chinese(console, client):
     r = await web.post(f"/tickets/{lamp}/act", {"action": "assign", "arg": ""})
     page = await web.get(f"/tickets/{lamp}")
     assert "请填写派给谁" in page.text
+    r = await web.post("/tickets/abc/act", {"action": "close"})
+    assert r.status_code == 303 and r.headers["location"] == "/tickets"
+    assert "没有这张工单" in (await web.get("/tickets")).text
 
 
 async def test_a_reply_reaches_the_reporters_room(console, client):
