@@ -19,6 +19,7 @@ from handlers.candidates import Candidates
 from handlers.context import Actor, Context, RoomInfo
 from handlers.desk_overview import OverviewMixin
 from handlers.desk_rooms import RoomsMixin
+from handlers.desk_tickets import TicketDesk
 from handlers.envelope import outbox_row
 from handlers.open311 import Open311Mixin
 from handlers.outbox import in_unit
@@ -64,7 +65,7 @@ class PendingView:
     held_at: datetime
 
 
-class Desk(OverviewMixin, RoomsMixin, Open311Mixin):
+class Desk(TicketDesk, OverviewMixin, RoomsMixin, Open311Mixin):
     def __init__(
         self,
         *,

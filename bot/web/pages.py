@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from bot.web import open311, overview, review, rooms
+    from bot.web import open311, overview, review, rooms, tickets
 
-    return [review.router, overview.router, rooms.router, open311.router]
+    return [review.router, tickets.router, overview.router, rooms.router, open311.router]
