@@ -31,7 +31,9 @@ def start_browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
                 "--lang=zh-CN", "--disable-gpu", "--no-first-run"):
         options.add_argument(arg)
-    d = webdriver.Chrome(service=Service(driver), options=options)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
+    # Chinese date pickers in the screenshots, as the committee's browsers show them
+    d = webdriver.Chrome(service=Service(driver, env={**os.environ, "LANGUAGE": "zh_CN", "LANG": "zh_CN.UTF-8"}), options=options)
     d.implicitly_wait(0)
     return d
 
