@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 CONFIDENCE = 0.9
 MAX_TOKENS = 200
 CACHE_SIZE = 10_000
+CACHE_MAX_CHARS = 500
 MESSAGE_CHARS = 500  # at most this much of one message leaves the machine
 
 
@@ -227,9 +228,10 @@ class LLMStage:
             answer = await self._ask(key)
             if answer is None:
                 return None
-            self._cache[key] = answer
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            if len(key) <= CACHE_MAX_CHARS:  # bounded in bytes too: a long paste is not asked twice anyway
+                self._cache[key] = answer
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         return self._result(text, current, answer)
 
     def stats(self) -> dict[str, int]:

@@ -6,6 +6,8 @@ import functools
 import re
 import unicodedata
 
+from nlp.memo import short_texts
+
 # Zero-width, bidi marks, BOM and C0/C1 controls (tab/newline are turned into spaces first).
 _INVISIBLE = re.compile(
     r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
@@ -23,7 +25,7 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
-@functools.lru_cache(maxsize=4096)
+@short_texts(maxsize=4096)
 def _convert(text: str) -> str:
     # Group chats repeat the same short messages (收到, 好的, [红包]) a lot, so memoise.
     return _t2s().convert(text)
@@ -40,7 +42,7 @@ def _safe(text: str) -> str:
 
 # The cascade normalises one message several times (handler, classifier, entity extraction), and chats
 # repeat short messages, so memoise: the result depends on the text alone.
-@functools.lru_cache(maxsize=8192)
+@short_texts(maxsize=8192)
 def normalize(text: str) -> str:
     """Return the canonical form of a message: half-width, simplified, no invisibles, single spaces."""
     if not text:

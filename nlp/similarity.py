@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import re
+
+from nlp.memo import short_texts
 
 # Words that say nothing about which problem is meant: query scaffolding, particles, dialect fillers.
 _FILLER = re.compile(
@@ -12,7 +13,7 @@ _FILLER = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=512)
+@short_texts(maxsize=512, max_chars=500)
 def _bigrams(text: str) -> frozenset[str]:
     # Cached: a report is compared with the same few open tickets of its building again and again (a fifth
     # of the report path went to rebuilding their bigrams; `make bench` profile, issue 9).
