@@ -22,7 +22,8 @@ from nlp.summary import summarize
 from nlp.types import Location, Taxonomy
 from storage import conversations as store
 from storage import repo
-from storage.models import Conversation, Ticket, TicketStatus, as_utc
+from storage.conversations import Remembered
+from storage.models import Ticket, TicketStatus, as_utc
 
 log = logging.getLogger(__name__)
 ECHO_CHARS = 40  # how much of a follow-up the confirmation repeats
@@ -59,7 +60,7 @@ class Memory:
     def all_estates(self) -> tuple[str, ...]:
         return tuple(e for es in self.estates.values() for e in es)
 
-    async def current(self, ctx: Context) -> Conversation | None:
+    async def current(self, ctx: Context) -> Remembered | None:
         return await store.current(ctx.session, room=_room(ctx), sender_id=ctx.actor.id, now=ctx.now)
 
     def should_ask_place(self, ctx: Context, location: Location) -> bool:
@@ -148,7 +149,7 @@ class ConversationHandler:
             await self.memory.attach(ctx, state.ticket_number, state.image_message_id, state.image)
         return await self._supplement(ctx, state, detail)
 
-    async def _supplement(self, ctx: Context, state: Conversation, detail: Detail) -> Outcome | None:
+    async def _supplement(self, ctx: Context, state: Remembered, detail: Detail) -> Outcome | None:
         """Fill the ticket's empty place fields from `detail`, note the words, rebuild the summary; one line back."""
         assert state.ticket_number is not None
         t = await repo.get_ticket(ctx.session, state.ticket_number, for_update=True)

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, update
+from sqlalchemy import ColumnElement, bindparam, func, literal, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import core
 from storage.core import connection, take_write_lock
 from storage.models import Candidate, CandidateStatus
 
@@ -20,20 +21,33 @@ C = CandidateStatus
 KEEP_SETTLED_NUMBER = timedelta(days=1)
 
 
+_T = Candidate.__table__  # type: ignore[attr-defined]
+_NEXT = _T.alias("next")
+# The smallest number no candidate holds: 1, or one past a held number whose successor is free. Answered from
+# the unique index on number (reading every held number per hold grew with the queue: 2.6 ms a hold at 700).
+_FREE_NUMBER = select(
+    func.coalesce(
+        select(literal(1)).where(~select(_T.c.id).where(_T.c.number == 1).exists()).scalar_subquery(),
+        select(func.min(_T.c.number) + 1)
+        .where(_T.c.number.is_not(None), ~select(_NEXT.c.id).where(_NEXT.c.number == _T.c.number + 1).exists())
+        .scalar_subquery(),
+    )
+)
+_HELD = select(_T.c.id).where(_T.c.inbox_message_id == bindparam("message_id"))
+
+
 async def _free_number(session: AsyncSession) -> int:
     """The smallest number no candidate holds."""
-    taken = set((await session.exec(select(Candidate.number).where(col(Candidate.number).is_not(None)))).all())
-    n = 1
-    while n in taken:
-        n += 1
-    return n
+    [(n,)] = await core.rows(session, _FREE_NUMBER)
+    return int(n)
 
 
 async def add_candidate(session: AsyncSession, **values: Any) -> Candidate:
     """Hold a message for review under the smallest free number (retried if another process took it)."""
-    existing = await by_message(session, values["inbox_message_id"])
-    if existing is not None:
-        return existing
+    if await core.rows(session, _HELD, {"message_id": values["inbox_message_id"]}):
+        existing = await by_message(session, values["inbox_message_id"])
+        if existing is not None:
+            return existing
     for _ in range(20):
         cand = Candidate(number=await _free_number(session), **values)
         try:
