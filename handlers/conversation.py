@@ -9,13 +9,15 @@ before the rest of the router and written in the same transaction as the handlin
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers import texts
 from handlers.context import Context, Outcome
-from handlers.types import Reply
+from handlers.types import IncomingMessage, Reply
 from nlp.conversation import Detail, follow_up_detail
 from nlp.entities import extract_location
 from nlp.summary import summarize
@@ -40,6 +42,11 @@ class Windows:
 
 def _room(ctx: Context) -> str:
     return ctx.msg.room_id or ""
+
+
+async def prefetch(session: AsyncSession, msgs: Iterable[IncomingMessage]) -> None:
+    """The conversation state of a batch's senders, read in one statement before their messages are routed."""
+    await store.prefetch(session, [(m.room_id or "", m.sender_id) for m in msgs])
 
 
 class Memory:

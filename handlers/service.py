@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers import conversation
 from handlers.context import Context, Outcome
 from handlers.envelope import (
     failure_text,
@@ -434,6 +435,8 @@ class Dispatcher:
     ) -> list[tuple[_Job, list[Queued]]]:
         classify = self._classifier(understood)
         claimed = await messages.claim_inbox(session, [j.inbox_id for j in batch if j.inbox_id is not None])
+        if len(claimed) > 1:  # what the conversation layer remembers of these senders, in one statement
+            await conversation.prefetch(session, [j.msg for j in batch if j.inbox_id in claimed])
         handled: list[tuple[_Job, list[Reply]]] = []
         finished: list[dict] = []
         for job in batch:

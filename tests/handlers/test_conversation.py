@@ -169,3 +169,24 @@ async def test_talking_to_the_bot_gets_help_an_faq_answer_or_who_to_ask(app, cha
     assert "这个我答不了" in unknown.text
     assert await chat.say("物业费在哪交") == []  # not said to the bot: chat
 
+
+
+async def test_the_answer_in_the_same_batch_as_the_report_still_fills_the_place(app, chat):
+    """The dispatcher reads a batch's conversations in one statement before routing; a report earlier in the
+    batch changes its sender's state, and the answer right behind it must see that, not the batch's first read."""
+    from handlers.types import IncomingMessage
+
+    def msg(n: int, text: str, sender: str = "王贵宝") -> IncomingMessage:
+        return IncomingMessage(
+            message_id=f"batch-{n}", sender_id=f"wxid_{sender}", sender_name=sender, text=text,
+            room_id="松涛里邻长群@chatroom", room_topic="松涛里邻长群",
+        )
+
+    jobs = [app.dispatcher.submit(m) for m in (msg(1, "路灯不亮了，晚上黑漆漆的"), msg(2, "收到", "李建国"),
+                                                   msg(3, "就是5栋门口那根"))]
+    await app.dispatcher.drain()
+    [ack], _, [done] = [await j.handled for j in jobs]
+    number = NUMBER.search(ack.text).group(1)
+    assert done.text == f"好的，已补充到工单 #{number}：5栋。"
+    [t] = await tickets(app)
+    assert t.building == "5"
