@@ -58,7 +58,11 @@ async def prefetch(session: AsyncSession, pairs: Collection[tuple[str, str]]) ->
     if not wanted:
         return
     conn = await connection(session)
-    stmt = _TABLE.select().where(tuple_(_TABLE.c.room, _TABLE.c.sender_id).in_(sorted(wanted)))
+    # Padded to a power of two (the last pair repeated): PostgreSQL prepares each distinct statement text once
+    # per connection, and a batch of any size would otherwise be a statement of its own.
+    listed = sorted(wanted)
+    listed += listed[-1:] * ((1 << (len(listed) - 1).bit_length()) - len(listed))
+    stmt = _TABLE.select().where(tuple_(_TABLE.c.room, _TABLE.c.sender_id).in_(listed))
     found = {(r.room, r.sender_id): r for r in (Remembered(**row._mapping) for row in await conn.execute(stmt))}
     session.info[_PREFETCHED] = {pair: found.get(pair) for pair in wanted}
 
