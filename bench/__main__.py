@@ -25,30 +25,14 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from bench import common
 from bench.messages import generate
-from bot.channels.base import Channel
-from handlers.types import Capabilities
 
-REPO = Path(__file__).resolve().parent.parent
-DEV = REPO.parent / "shared" / "data" / "dev_messages.jsonl"
-RESULTS = REPO / "bench" / "results"
+REPO, DEV, RESULTS = common.REPO, common.DEV, common.RESULTS
 
 
-def _config(tmp: Path, **extra: Any) -> Path:
-    """A copy of config.yaml with data in `tmp` (and any top-level overrides)."""
-    import yaml
-
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    cfg["data_dir"] = str(tmp / "data")
-    # A benchmark stream is thousands of reports from ten leaders in seconds: the flood limits would hold most
-    # of them and measure something else; the figures stay comparable with the runs before the limits.
-    cfg.setdefault("limits", {})["enabled"] = False
-    cfg.update(extra)
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    return path
+_config = common.config
 
 
 def _rate(fn, n: int) -> float:
@@ -60,13 +44,7 @@ def _rate(fn, n: int) -> float:
 # ---------------------------------------------------------------- rows
 
 
-def _floor_once(texts: list[str]) -> float:
-    import jieba
-
-    t0 = time.perf_counter()
-    for t in texts:
-        jieba.lcut(t)
-    return len(texts) / (time.perf_counter() - t0)
+_floor_once = common.floor_once
 
 
 def bench_floor(texts: list[str], repeat: int) -> dict:
@@ -79,10 +57,7 @@ def bench_floor(texts: list[str], repeat: int) -> dict:
     return {"figure": "floor", "what": "raw jieba.lcut", "value": round(rate), "unit": "msg/s"}
 
 
-def _paired(rates: list[float], floors: list[float]) -> dict:
-    """The median rate, and the median of each run's rate over the floor measured just before it."""
-    ratios = [r / f for r, f in zip(rates, floors, strict=True)]
-    return {"value": round(statistics.median(rates)), "ratio": round(statistics.median(ratios), 3), "floors": [round(f) for f in floors]}
+_paired = common.paired
 
 
 def _train_model(settings, tmp: Path) -> str:
@@ -113,39 +88,8 @@ def bench_classify(texts: list[str], repeat: int, tmp: Path) -> tuple[dict, str]
     return {"figure": "classify", "what": stages + ", no LLM", "unit": "msg/s", **_paired(rates, floors)}, stages
 
 
-class _BenchChannel(Channel):
-    name = "bench"
-    # Like the console: configured rooms (the committee's) are known by name before they speak.
-    capabilities = Capabilities(source="console", ids_trustworthy=False)
-
-    def __init__(self) -> None:
-        self.sent = 0
-        self._closed = asyncio.Event()
-
-    async def start(self, on_message) -> None:
-        pass
-
-    async def send(self, reply) -> None:
-        self.sent += 1
-
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
-
-    async def close(self) -> None:
-        self._closed.set()
-
-
-def _incoming(m: dict):
-    from handlers.types import IncomingMessage
-
-    return IncomingMessage(
-        message_id=m["id"],
-        sender_id=m["sender"],
-        sender_name=m["sender"],
-        text=m["text"],
-        room_id=m["room"],
-        room_topic=m["room"],
-    )
+_BenchChannel = common.BenchChannel
+_incoming = common.incoming
 
 
 async def _e2e_once(messages: list[dict], tmp: Path, latency_n: int) -> tuple[float, list[float]]:
