@@ -3,12 +3,14 @@
 ~20 messages per group per day (≈130k), a few percent reports, bursts at 8–9 am and 7–9 pm.
 
     .venv/bin/python -m bench.subdistrict [--quick]     # --quick: 5 days, 3 communities
+    .venv/bin/python -m bench.subdistrict --update      # and put its rows into bench/results/latest.json
 
 The month is fed a simulated day at a time as fast as the app takes it (the app's clock is the simulated
 time of the message being submitted), on a SQLite file with the trained model. Then the busiest minute of the
 month is replayed at the pace it arrived (its messages' own seconds) on that full database, and each
 message's time from submit to handled is measured. Then the month's digest and its XLSX (handlers/digest.py,
-handlers/digest_render.py). Peak RSS is this process's (it holds one day's stream at a time).
+handlers/digest_render.py). Peak RSS is this process's (it holds one day's stream at a time); `python -m bench
+--month` runs this module in its own process for that reason.
 """
 
 from __future__ import annotations
@@ -201,16 +203,43 @@ def rows(quick: bool) -> list[dict]:
          "value": round(common.pct(lat, 0.99) * 1000, 1), "unit": "ms", "p50": round(common.pct(lat, 0.5) * 1000, 1)},
         {"figure": "month db", "what": "SQLite file size after the month (with WAL)", "value": round(size, 1), "unit": "MB"},
         {"figure": "month digest", "what": "the month's digest content + XLSX of its tickets", "value": round(dig, 2), "unit": "s"},
-        {"figure": "month RSS", "what": "peak RSS of the bench process (the app, one day's stream, the digest)", "value": round(rss), "unit": "MB"},
+        {"figure": "month RSS", "what": "peak RSS of the month's own process (the app, one day's stream, the digest)", "value": round(rss), "unit": "MB"},
     ]
 
 
+def update(found: list[dict]) -> None:
+    """Replace the month's rows in latest.json with these (targets judged as `python -m bench` does)."""
+    import json
+
+    from bench.__main__ import MONTH_FIGURES, judge
+
+    path = common.RESULTS / "latest.json"
+    report = json.loads(path.read_text(encoding="utf-8"))
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    for r in found:
+        judge(r)
+        r["from_run"] = f"{when}, `python -m bench.subdistrict`"
+    old = report["rows"]
+    at = next((i for i, r in enumerate(old) if r["figure"] in MONTH_FIGURES), len(old))
+    kept = [r for r in old if r["figure"] not in MONTH_FIGURES]
+    report["rows"] = kept[:at] + found + kept[at:]
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
-    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
+    import json
+
+    args = argv if argv is not None else sys.argv[1:]
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
-    for r in rows(quick):
-        print(r)
+    found = rows("--quick" in args)
+    if "--json" in args:
+        print(json.dumps(found, ensure_ascii=False))
+    else:
+        for r in found:
+            print(r)
+    if "--update" in args:
+        update(found)
     return 0
 
 
