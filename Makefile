@@ -64,7 +64,8 @@ test: install node-harness browser lint
 	$(VENV)/bin/pytest
 
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench --month
+	$(PY) -m bench.readme_table
 
 clean:
 	rm -rf $(VENV) $(HARNESS)/node_modules $(WECOM_HARNESS)/node_modules .pytest_cache .ruff_cache
