@@ -16,6 +16,7 @@ from typing import Any, TypeVarTuple, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select as SQLModelSelect
 
@@ -384,7 +385,9 @@ async def oldest_open(
 
 async def first_activity(session: AsyncSession) -> datetime | None:
     """When the bot first recorded anything (a message or a ticket); None on an empty database."""
-    a = (await session.exec(_q(select(func.min(Inbox.received_at))))).scalar_one()
+    # The first inbox row by id, not min(received_at): that column has no index and the scan took seconds
+    # on a month of messages, every start-up (`make bench` profile, issue 21); rows are numbered as received.
+    a = (await session.exec(_q(select(col(Inbox.received_at)).order_by(col(Inbox.id)).limit(1)))).scalar_one_or_none()
     b = (await session.exec(_q(select(func.min(T.created_at))))).scalar_one()
     found = [as_utc(v) for v in (a, b) if v is not None]
     return min(found) if found else None
