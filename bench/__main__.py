@@ -231,8 +231,8 @@ async def _classify_all(settings, texts: list[str]) -> dict:
 # ---------------------------------------------------------------- main
 
 
-TARGETS = {
-    "classify live": ("ratio", 0.5),
+TARGETS = {  # the issue's targets (issue 21); per-message classify is reported against the floor, without one
+    "model p99": ("max", 1.0),
     "e2e distinct": ("ratio", 0.2),
     "two instances": ("min", 1.6),
     "month p99": ("max", 50.0),

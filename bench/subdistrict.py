@@ -16,6 +16,7 @@ handlers/digest_render.py). Peak RSS is this process's (it holds one day's strea
 from __future__ import annotations
 
 import asyncio
+import os
 import csv
 import logging
 import random
@@ -132,7 +133,7 @@ async def month(tmp: Path, cfg: Path, days: int, groups: list[dict], leaders: li
                 app.dispatcher.submit(common.incoming(m))
             await app.dispatcher.drain()
             total += len(stream)
-            log.info("day %d: %d messages, %.0f s so far", day + 1, total, time.perf_counter() - t0)
+            log.info("day %d: %d messages, %.0f s so far, RSS %d MB", day + 1, total, time.perf_counter() - t0, _rss_now())
         seconds = time.perf_counter() - t0
         lat = await _replay(app, clock, busiest)
     finally:
@@ -160,6 +161,21 @@ async def _replay(app, clock: SimClock, busiest: list[dict]) -> list[float]:
     return lat
 
 
+def _peak() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def _rss_now() -> int:
+    """This process's resident memory now, in MB (Linux), to see whether the month grows it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
 async def digest(url: str, xlsx: Path) -> float:
     from bench.digest_bench import time_digest
     from bot.config import load_settings
@@ -172,7 +188,7 @@ async def digest(url: str, xlsx: Path) -> float:
 
 
 def rows(quick: bool) -> list[dict]:
-    days, communities = (5, 3) if quick else (30, 9)
+    days, communities = (5, 3) if quick else (int(os.environ.get("LINJU_MONTH_DAYS", 30)), 9)
     groups, leaders = organisation(communities)
     with tempfile.TemporaryDirectory(prefix="linju-month-") as d:
         tmp = Path(d)
@@ -190,7 +206,9 @@ def rows(quick: bool) -> list[dict]:
         r = asyncio.run(month(tmp, cfg, days, groups, leaders))
         db = tmp / "data" / "linju.db"
         size = sum(p.stat().st_size for p in db.parent.glob("linju.db*")) / 2**20
+        log.info("month handled: RSS %d MB now, %d MB at the peak", _rss_now(), _peak())
         dig = asyncio.run(digest(f"sqlite+aiosqlite:///{db}", tmp / "month.xlsx"))
+        log.info("digest done: RSS %d MB now, %d MB at the peak", _rss_now(), _peak())
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     households = sum(p["households"] for p in leaders)
     scope = (f"{communities} communities, {len(groups)} groups, {len(leaders):,} leaders, {households:,} households; "
