@@ -16,9 +16,9 @@ handlers/digest_render.py). Peak RSS is this process's (it holds one day's strea
 from __future__ import annotations
 
 import asyncio
-import os
 import csv
 import logging
+import os
 import random
 import resource
 import subprocess
