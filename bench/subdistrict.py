@@ -4,6 +4,7 @@
 
     .venv/bin/python -m bench.subdistrict [--quick]     # --quick: 5 days, 3 communities
     .venv/bin/python -m bench.subdistrict --update      # and put its rows into bench/results/latest.json
+    LINJU_MONTH_DAYS=8 .venv/bin/python -m bench.subdistrict   # fewer days of the whole subdistrict
 
 The month is fed a simulated day at a time as fast as the app takes it (the app's clock is the simulated
 time of the message being submitted), on a SQLite file with the trained model. Then the busiest minute of the
