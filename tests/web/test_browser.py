@@ -11,6 +11,7 @@ import asyncio
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import openpyxl
 import pytest
@@ -50,7 +51,9 @@ def _sign_in(d, url: str, name: str) -> None:
     d.find_element(_by("id"), "name").send_keys(name)
     d.find_element(_by("id"), "password").send_keys(PASSWORD)
     d.find_element(_by("id"), "sign-in").click()
-    assert d.current_url.endswith("/tickets"), d.current_url
+    # The form's own URL (/login?next=/tickets) ends the same way: wait for the tickets page itself.
+    _wait_for(d, lambda d: urlparse(d.current_url).path == "/tickets" and d.find_elements(_by("id"), "tickets"),
+              "the tickets page after signing in")
 
 
 async def _filed(console, text: str, room: str = "松涛里邻长群") -> str:
@@ -61,10 +64,15 @@ async def _filed(console, text: str, room: str = "松涛里邻长群") -> str:
 
 
 def _wait_for(d, predicate, what: str, within: float = 10.0):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if (value := predicate(d)):
-            return value
+        try:  # the page may still be the one before, or be replaced while it is read
+            if (value := predicate(d)):
+                return value
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}; page: {d.current_url}\n{d.page_source[:2000]}")
 
