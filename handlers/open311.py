@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from handlers.accounts import ApiClient
 from handlers.digest import place_label, problem_of
 from handlers.digest_render import STATUS_NAMES
-from storage import console_reads
+from storage import ticket_search
 from storage.models import Ticket, TicketStatus, as_utc
 
 if TYPE_CHECKING:
@@ -77,6 +77,21 @@ def iso(dt: datetime | None, zone: ZoneInfo) -> str | None:
     return as_utc(dt).astimezone(zone).isoformat(timespec="seconds") if dt is not None else None
 
 
+def _feed(query: Query, since: datetime | None, until: datetime | None, scope: list[str] | None) -> ticket_search.Search:
+    """What a requests.json query asks of the tickets: by number alone, or by service, window and status; never
+    a withdrawn report (the reporter's own undo: it never was)."""
+    shown = TicketStatus.ALL - {TicketStatus.WITHDRAWN}
+    if query.ids is not None:
+        return ticket_search.Search(communities=scope, numbers=query.ids, statuses=shown)
+    if query.status is not None:
+        shown = shown & TicketStatus.OPEN if query.status == "open" else shown - TicketStatus.OPEN
+    return ticket_search.Search(
+        communities=scope, statuses=shown, category=query.service_code or None,
+        created_from=as_utc(since) if since is not None else None,
+        created_before=as_utc(until) + timedelta(microseconds=1) if until is not None else None,  # end inclusive
+    )
+
+
 class Open311Mixin:
     """Desk's Open311 reads (Desk provides these attributes)."""
 
@@ -133,16 +148,7 @@ class Open311Mixin:
         if query.ids is None and since is None:
             since = (until or now) - timedelta(days=DEFAULT_DAYS)
         async with self.report_sessions() as session:
-            rows = await console_reads.feed_tickets(
-                session,
-                numbers=query.ids,
-                category=None if query.ids is not None else query.service_code,
-                since=None if query.ids is not None else since,
-                until=None if query.ids is not None else until,
-                open_only=None if query.ids is not None or query.status is None else query.status == "open",
-                communities=scope,
-                limit=MAX_REQUESTS,
-            )
+            rows = await ticket_search.rows(session, _feed(query, since, until, scope), limit=MAX_REQUESTS)
         return [self.open311_request_of(t) for t in rows if client.sees(t.community)]
 
     async def open311_request(self, client: ApiClient, number: str, *, now: datetime | None = None) -> list[dict[str, Any]]:

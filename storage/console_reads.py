@@ -5,8 +5,7 @@ console shows (estate × category counts, the digests sent for a period, members
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -48,36 +47,4 @@ async def digests_for(session: AsyncSession, period: str, *, community: str | No
 async def members(session: AsyncSession, *, limit: int = 100_000) -> Sequence[Member]:
     """Everyone in the roster, by community then name."""
     stmt = sm_select(Member).order_by(col(Member.community), col(Member.display_name), col(Member.id)).limit(limit)
-    return (await session.exec(stmt)).all()
-
-
-async def feed_tickets(
-    session: AsyncSession,
-    *,
-    numbers: Collection[str] | None = None,
-    category: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    open_only: bool | None = None,
-    communities: Collection[str] | None = None,
-    limit: int = 1000,
-) -> Sequence[Ticket]:
-    """Tickets for a public feed, newest first: by number, category, creation window, open or closed, and the
-    communities a key may see (None: all). Withdrawn reports (the reporter's own undo) never were."""
-    stmt = sm_select(Ticket).where(Ticket.status != TicketStatus.WITHDRAWN)
-    if numbers is not None:
-        stmt = stmt.where(col(Ticket.number).in_(sorted(numbers)))
-    if category:
-        stmt = stmt.where(Ticket.category == category)
-    if since is not None:
-        stmt = stmt.where(col(Ticket.created_at) >= as_utc(since))
-    if until is not None:
-        stmt = stmt.where(col(Ticket.created_at) <= as_utc(until))
-    if open_only is True:
-        stmt = stmt.where(col(Ticket.status).in_(sorted(TicketStatus.OPEN)))
-    elif open_only is False:
-        stmt = stmt.where(col(Ticket.status).not_in(sorted(TicketStatus.OPEN)))
-    if communities is not None:
-        stmt = stmt.where(col(Ticket.community).in_(sorted(communities)))
-    stmt = stmt.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)
     return (await session.exec(stmt)).all()

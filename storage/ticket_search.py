@@ -39,6 +39,7 @@ class Search:
     created_from: datetime | None = None  # inclusive
     created_before: datetime | None = None  # exclusive
     text: str | None = None
+    numbers: Collection[str] | None = None  # only these tickets (Open311's service_request_id)
 
 
 def like_pattern(text: str) -> str:
@@ -48,6 +49,8 @@ def like_pattern(text: str) -> str:
 
 
 def _where(stmt, q: Search, *, with_status: bool = True):
+    if q.numbers is not None:
+        stmt = stmt.where(col(Ticket.number).in_(sorted(q.numbers)))
     if q.communities is not None:
         stmt = stmt.where(col(Ticket.community).in_(sorted(q.communities)))
     if with_status and q.statuses is not None:
@@ -87,13 +90,20 @@ async def search(
     offset: int = 0,
 ) -> tuple[Sequence[Ticket], int]:
     """One page of tickets and how many match in all."""
-    total = await count(session, q)
+    return await rows(session, q, sort=sort, descending=descending, limit=limit, offset=offset), await count(session, q)
+
+
+async def rows(
+    session: AsyncSession, q: Search, *, sort: str = "created", descending: bool = True, limit: int = 50,
+    offset: int = 0,
+) -> Sequence[Ticket]:
+    """The tickets `q` matches, in order, without counting them all."""
     key = SORTS.get(sort, SORTS["created"])
     order = [key.desc() if descending else key.asc(), col(Ticket.id).desc() if descending else col(Ticket.id).asc()]
     if sort == "due":  # tickets without a due date last, either way
         order.insert(0, col(Ticket.due_at).is_(None))
     stmt = _where(select(Ticket), q).order_by(*order).offset(max(0, offset)).limit(limit)
-    return (await session.exec(stmt)).all(), int(total)
+    return (await session.exec(stmt)).all()
 
 
 async def count(session: AsyncSession, q: Search) -> int:
